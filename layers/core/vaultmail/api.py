@@ -1,0 +1,139 @@
+"""The Active Store mail upload API, v1 wire contract (pure: no I/O).
+
+Everything the service fixes lives here and only here: the path, the headers, the JSON
+keys, the answers and what each error answer means for us. docs/api-contract.md
+describes the same contract for people. ``client.py`` does the HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import (
+    ApiKeyRefused,
+    InvalidRecipient,
+    NoPrimaryDomainRecipient,
+    UploadFailed,
+    UploadRejected,
+    VaultmailError,
+)
+from .settings import MAX_MAIL_BYTES
+
+UPLOADS_PATH = "/v1/uploads"
+API_KEY_HEADER = "x-api-key"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAIL_CONTENT_TYPE = "message/rfc822"
+LIMIT_BYTES = MAX_MAIL_BYTES
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """Step 1: the request for an upload slot."""
+
+    domains: tuple[str, ...]
+    vaults: tuple[str, ...]
+    sender: str | None
+    size: int
+    sha256: str
+    message_id: str | None
+    file_name: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "domains": list(self.domains),
+            "vaults": list(self.vaults),
+            "sender": self.sender,
+            "size": self.size,
+            "sha256": self.sha256,
+            "messageId": self.message_id,
+            "fileName": self.file_name,
+        }
+
+    def headers(self, api_key: str) -> dict[str, str]:
+        return {
+            API_KEY_HEADER: api_key,
+            "Content-Type": "application/json",
+            IDEMPOTENCY_HEADER: self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Step 2: where and how to send the mail (an S3 presigned POST or PUT)."""
+
+    method: str
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A 201 answer to step 1."""
+
+    upload_id: str
+    slot: Slot
+
+
+def parse_ticket(payload: Any) -> Ticket:
+    """Read a 201 body; a body that does not follow the contract is a (transient) failure."""
+    try:
+        upload = payload["upload"]
+        method = str(upload["method"]).upper()
+        if method not in ("POST", "PUT"):
+            raise ValueError(f"unknown upload method {method!r}")
+        slot = Slot(
+            method=method,
+            url=str(upload["url"]),
+            fields={str(k): str(v) for k, v in (upload.get("fields") or {}).items()},
+            headers={str(k): str(v) for k, v in (upload.get("headers") or {}).items()},
+        )
+        return Ticket(upload_id=str(payload["uploadId"]), slot=slot)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UploadFailed(f"the upload API answered 201 with an unexpected body ({exc})") from exc
+
+
+def is_retryable(status: int) -> bool:
+    """429 and 5xx are transient; every other error answer is final."""
+    return status == 429 or status >= 500
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (the contract uses seconds; HTTP dates are ignored)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def error_body(text: str) -> tuple[str | None, str]:
+    """``(code, message)`` of an error answer; tolerant of non-JSON bodies."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return None, text[:200]
+    if not isinstance(data, dict):
+        return None, text[:200]
+    return (str(data["code"]) if data.get("code") else None), str(data.get("message") or "")
+
+
+def error_for(status: int, text: str, *, step: str) -> VaultmailError:
+    """The error a final (non-2xx) answer means. ``step`` is "slot request" or "upload"."""
+    code, message = error_body(text)
+    detail = f"{step}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if status in (401, 403) and step == "slot request":
+        return ApiKeyRefused(f"the API key was refused ({detail})", status=status)
+    if status == 422 and code == "NoPrimaryDomainRecipient":
+        return NoPrimaryDomainRecipient(f"the API found no primary-domain vault ({detail})")
+    if status == 422:
+        return InvalidRecipient(f"the API refused a vault ({detail})")
+    if status == 413:
+        return UploadRejected(f"the mail is too large for the service ({detail})", status=status)
+    if status in (400, 404, 405, 409, 410, 411):
+        return UploadRejected(f"the request was refused ({detail})", status=status)
+    return UploadFailed(f"failed ({detail})", status=status)

@@ -1,0 +1,65 @@
+"""``vaultmail inspect [-r ..] [-s ..] [--json] FILE...``: what would be archived where."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import EXIT_OK, VaultmailError
+from ..settings import Settings
+from ..source import FileSource
+from ..vaults import select_vaults
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "inspect",
+        help="show the addresses and vaults of mails, without uploading",
+        description="Read only the header block of each FILE and show what would be archived where.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-r", dest="recipients", metavar="ID,ID", help="extra vault ids, as for upload")
+    p.add_argument("-s", dest="sender", metavar="ID", help="sender id, as for upload")
+    p.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    p.set_defaults(func=run)
+
+
+def inspect_file(path: str, settings: Settings, recipients: str | None, sender: str | None) -> dict[str, Any]:
+    """The ``--json`` object of one file (docs/cli.md)."""
+    try:
+        headers = FileSource.of(path).headers()
+        selection = select_vaults(
+            headers, settings.primary_domains, recipients=recipients, sender=sender
+        )
+    except VaultmailError as exc:
+        return {"file": path, "error": {"code": exc.exit_code, "message": exc.message}}
+    return {"file": path, **headers.as_dict(), "vaults": sorted(selection.vaults)}
+
+
+def _text(result: dict[str, Any]) -> str:
+    if "error" in result:
+        return f"{result['file']}: error {result['error']['code']}: {result['error']['message']}"
+    lines = [f"{result['file']}:"]
+    for key in ("from", "to", "cc", "bcc", "replyTo"):
+        if result[key]:
+            lines.append(f"  {key:<9} {', '.join(result[key])}")
+    for key in ("subject", "messageId", "date"):
+        if result[key]:
+            lines.append(f"  {key:<9} {result[key]}")
+    lines.append(f"  {'header':<9} {result['headerBytes']} bytes")
+    lines.append(f"  {'vaults':<9} {', '.join(result['vaults'])}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    code = EXIT_OK
+    for path in args.files:
+        result = inspect_file(path, settings, args.recipients, args.sender)
+        if "error" in result and code == EXIT_OK:
+            code = int(result["error"]["code"])
+        print(json.dumps(result, ensure_ascii=False) if args.json else _text(result))
+    sys.stdout.flush()
+    return code

@@ -1,0 +1,177 @@
+"""HTTP adapter for the Active Store upload API: one pooled session, bounded retries.
+
+Step 1 asks for a slot (JSON), step 2 streams the mail to it with a Content-Length.
+429 (honouring Retry-After), 5xx, connection errors and timeouts are retried with capped
+exponential backoff and full jitter, at most ``max_attempts`` times per step. The API key
+is sent in a header and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_toolbelt import MultipartEncoder
+
+from . import api
+from .errors import UploadFailed, VaultmailError
+from .settings import Settings
+from .source import LengthReader, MailSource
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+class UploadClient:
+    """Speaks the v1 contract of ``api.py`` over HTTP."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        api_key: str,
+        *,
+        session: requests.Session | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self._api_key = api_key
+        self.session = session or _pooled_session()
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._jitter = jitter
+        self.attempts: dict[str, int] = {"slot request": 0, "upload": 0}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, api_key: str, **kwargs: Any) -> UploadClient:
+        settings.require("api_endpoint_url")
+        assert settings.api_endpoint_url is not None
+        return cls(
+            settings.api_endpoint_url,
+            api_key,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_attempts=settings.max_attempts,
+            backoff_base=settings.backoff_base,
+            backoff_cap=settings.backoff_cap,
+            **kwargs,
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"UploadClient({self.endpoint_url!r})"
+
+    # -- the two steps ---------------------------------------------------------------
+
+    def request_slot(self, request: api.UploadRequest) -> api.Ticket:
+        url = self.endpoint_url + api.UPLOADS_PATH
+
+        def send() -> requests.Response:
+            return self.session.post(
+                url, json=request.body(), headers=request.headers(self._api_key), timeout=self.timeout
+            )
+
+        response = self._with_retries("slot request", send)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise UploadFailed("slot request: HTTP 201 with a body that is not JSON") from exc
+        return api.parse_ticket(payload)
+
+    def send_mail(
+        self, slot: api.Slot, source: MailSource, file_name: str, progress: Progress | None = None
+    ) -> None:
+        size = source.size
+
+        def send() -> requests.Response:
+            stream = source.open()
+            try:
+                body = LengthReader(stream, size, progress)
+                if slot.method == "PUT":
+                    headers = {**slot.headers, "Content-Length": str(size)}
+                    return self.session.put(slot.url, data=body, headers=headers, timeout=self.timeout)
+                form = MultipartEncoder(
+                    fields=[*slot.fields.items(), ("file", (file_name, body, api.MAIL_CONTENT_TYPE))]
+                )
+                headers = {**slot.headers, "Content-Type": form.content_type}
+                return self.session.post(slot.url, data=form, headers=headers, timeout=self.timeout)
+            finally:
+                _close(stream)
+
+        self._with_retries("upload", send)
+
+    def upload(
+        self, request: api.UploadRequest, source: MailSource, progress: Progress | None = None
+    ) -> api.Ticket:
+        ticket = self.request_slot(request)
+        self.send_mail(ticket.slot, source, request.file_name, progress)
+        return ticket
+
+    # -- retries ----------------------------------------------------------------------
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: Retry-After, else capped full jitter."""
+        if retry_after is not None:
+            return min(retry_after, max(self.backoff_cap, 60.0))
+        return min(self.backoff_cap, self.backoff_base * (2**attempt)) * self._jitter()
+
+    def _with_retries(self, step: str, send: Callable[[], requests.Response]) -> requests.Response:
+        last: str = "no attempt"
+        status: int | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            self.attempts[step] += 1
+            retry_after: float | None = None
+            try:
+                response = send()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last, status = f"{type(exc).__name__}", None
+            except VaultmailError:
+                raise
+            except requests.RequestException as exc:
+                raise UploadFailed(f"{step}: {type(exc).__name__}: {exc}") from exc
+            else:
+                if 200 <= response.status_code < 300:
+                    return response
+                status = response.status_code
+                if not api.is_retryable(status):
+                    raise api.error_for(status, response.text, step=step)
+                retry_after = api.parse_retry_after(response.headers.get("Retry-After"))
+                last = f"HTTP {status}"
+                response.close()
+            if attempt < self.max_attempts:
+                delay = self.backoff(attempt - 1, retry_after)
+                log.warning("%s failed (%s), retry %d/%d in %.2fs", step, last, attempt,
+                            self.max_attempts - 1, delay)
+                self._sleep(delay)
+        raise UploadFailed(
+            f"{step} failed after {self.max_attempts} attempts (last: {last})", status=status
+        )
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "vaultmail/0.1"
+    return session
+
+
+def _close(stream: IO[bytes]) -> None:
+    try:
+        stream.close()
+    except Exception:  # closing a half-read HTTP body may fail; nothing to do about it
+        log.debug("closing the mail stream failed", exc_info=True)

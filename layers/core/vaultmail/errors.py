@@ -1,0 +1,124 @@
+"""One error tree for the whole package.
+
+Every error carries the exit code of the Vaultastic upload SDK (0..6, see
+docs/design.md) so that the command line can return it unchanged, plus two
+things the Lambda handlers need: ``transient`` (retry: raise so Lambda retries
+and, after its retries, the event reaches the dead-letter queue) and ``reason``
+(a short stable token used in logs, metrics and object tags).
+"""
+
+from __future__ import annotations
+
+# SDK exit codes (fixed by the SDK; 2 is reserved by the shell and never used).
+EXIT_OK = 0
+EXIT_UNKNOWN = 1
+EXIT_INVALID_ARGUMENTS = 3
+EXIT_INVALID_RECIPIENT = 4
+EXIT_UPLOAD_FAILED = 5
+EXIT_NO_PRIMARY_DOMAIN_RECIPIENT = 6
+
+
+class VaultmailError(Exception):
+    """Base class of every error vaultmail raises on purpose."""
+
+    exit_code: int = EXIT_UNKNOWN
+    transient: bool = False
+    reason: str = "Error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.exit_code, "reason": self.reason, "message": self.message}
+
+
+class InvalidArguments(VaultmailError):
+    """Bad command line, unreadable input file (exit 3)."""
+
+    exit_code = EXIT_INVALID_ARGUMENTS
+    reason = "InvalidArguments"
+
+
+class ConfigurationError(InvalidArguments):
+    """A setting is missing or invalid (exit 3). Transient in Lambda: fix it, replay the DLQ."""
+
+    reason = "Configuration"
+    transient = True
+
+
+class NotAMail(VaultmailError):
+    """The input has no RFC 822 header block (exit 3, permanent)."""
+
+    exit_code = EXIT_INVALID_ARGUMENTS
+    reason = "NotAMail"
+
+
+class InvalidEvent(VaultmailError):
+    """A Lambda event or SNS message this project does not understand (permanent)."""
+
+    exit_code = EXIT_INVALID_ARGUMENTS
+    reason = "InvalidEvent"
+
+
+class InvalidRecipient(VaultmailError):
+    """A -r/-s value that is not an address on a primary domain, or API 422 (exit 4)."""
+
+    exit_code = EXIT_INVALID_RECIPIENT
+    reason = "InvalidRecipient"
+
+
+class NoPrimaryDomainRecipient(VaultmailError):
+    """No address of the mail (or -r/-s) is on a primary domain (exit 6, permanent)."""
+
+    exit_code = EXIT_NO_PRIMARY_DOMAIN_RECIPIENT
+    reason = "NoPrimaryDomainRecipient"
+
+
+class UploadFailed(VaultmailError):
+    """The upload did not complete after the bounded retries (exit 5, transient)."""
+
+    exit_code = EXIT_UPLOAD_FAILED
+    reason = "UploadFailed"
+    transient = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.status = status
+
+
+class ApiKeyRefused(UploadFailed):
+    """401/403 from the API. Transient for Lambda: fix the key, then replay the DLQ."""
+
+    reason = "ApiKeyRefused"
+
+
+class UploadRejected(UploadFailed):
+    """The API refused the request for good (400, 413): retrying cannot help."""
+
+    reason = "UploadRejected"
+    transient = False
+
+
+class MailTooLarge(UploadRejected):
+    """The mail is over the service's 50 MB limit: refused before any request (exit 5)."""
+
+    reason = "MailTooLarge"
+
+
+class StateError(VaultmailError):
+    """The state table (DynamoDB) could not be read or written (transient)."""
+
+    reason = "StateError"
+    transient = True
+
+
+class StorageError(VaultmailError):
+    """An S3 read failed (transient unless the object is gone)."""
+
+    reason = "StorageError"
+    transient = True

@@ -1,0 +1,43 @@
+"""The API key: Secrets Manager through Powertools Parameters (cached), else ``API_KEY``."""
+
+from __future__ import annotations
+
+import json
+
+from .errors import ConfigurationError
+from .settings import Settings
+
+SECRET_MAX_AGE = 300  # seconds a fetched key is cached in the execution environment
+
+
+def api_key(settings: Settings) -> str:
+    """The key from API_KEY_SECRET_ARN (a plain string or JSON ``{"apiKey": ...}``), else API_KEY."""
+    if settings.api_key_secret_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        try:
+            value = parameters.get_secret(settings.api_key_secret_arn, max_age=SECRET_MAX_AGE)
+        except parameters.exceptions.GetParameterError as exc:
+            raise ConfigurationError(
+                f"cannot read the API key secret {settings.api_key_secret_arn}: {type(exc).__name__}"
+            ) from exc
+        return _key_from_secret(str(value))
+    if settings.api_key:
+        return settings.api_key
+    raise ConfigurationError("no API key: set API_KEY (local runs) or API_KEY_SECRET_ARN (AWS)")
+
+
+def _key_from_secret(value: str) -> str:
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ConfigurationError("the API key secret is not valid JSON") from None
+        for name in ("apiKey", "api_key", "API_KEY", "key"):
+            if isinstance(data, dict) and data.get(name):
+                return str(data[name])
+        raise ConfigurationError('the API key secret is JSON without an "apiKey" field')
+    if not text:
+        raise ConfigurationError("the API key secret is empty")
+    return text

@@ -1,0 +1,125 @@
+"""Settings: one frozen dataclass, read once from the environment.
+
+The environment names are fixed by docs/design.md. Nothing else in the package
+reads ``os.environ`` (boto3 itself reads ``AWS_ENDPOINT_URL`` and the region).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+from .errors import ConfigurationError
+
+MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
+DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
+MAX_LINK_EXPIRY = 604_800  # SigV4 presigned URLs live at most 7 days
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _domains(value: str | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for part in _split(value):
+        domain = part.lower().lstrip("@").rstrip(".")
+        try:
+            domain.encode("idna")
+        except UnicodeError:
+            raise ConfigurationError(f"PRIMARY_DOMAIN has an invalid domain: {part!r}") from None
+        if domain not in out:
+            out.append(domain)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the environment names of docs/design.md."""
+
+    primary_domains: tuple[str, ...] = ()
+    api_endpoint_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_key_secret_arn: str | None = None
+    mail_bucket: str | None = None
+    scan_prefixes: tuple[str, ...] = ()
+    scan_suffixes: tuple[str, ...] = (".eml",)
+    size_threshold_bytes: int = DEFAULT_SIZE_THRESHOLD
+    notify_from: str | None = None
+    admin_email: str | None = None
+    link_expiry_seconds: int = MAX_LINK_EXPIRY
+    signing_secret_arn: str | None = None
+    allowed_recipient_domains: tuple[str, ...] = ()
+    state_table: str | None = None
+    # HTTP client tuning (not in design.md's fixed list; documented in the README).
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        expiry = _int(env, "LINK_EXPIRY_SECONDS", MAX_LINK_EXPIRY, minimum=1)
+        if expiry > MAX_LINK_EXPIRY:
+            raise ConfigurationError(
+                f"LINK_EXPIRY_SECONDS is {expiry}; SigV4 presigned links live at most "
+                f"{MAX_LINK_EXPIRY} seconds (7 days)"
+            )
+        suffixes = _split(env.get("SCAN_SUFFIXES"))
+        return cls(
+            primary_domains=_domains(env.get("PRIMARY_DOMAIN")),
+            api_endpoint_url=(env.get("API_ENDPOINT_URL") or "").rstrip("/") or None,
+            api_key=env.get("API_KEY") or None,
+            api_key_secret_arn=env.get("API_KEY_SECRET_ARN") or None,
+            mail_bucket=env.get("MAIL_BUCKET") or None,
+            scan_prefixes=_split(env.get("SCAN_PREFIXES")),
+            scan_suffixes=suffixes if "SCAN_SUFFIXES" in env else (".eml",),
+            size_threshold_bytes=_int(env, "SIZE_THRESHOLD_BYTES", DEFAULT_SIZE_THRESHOLD, minimum=1),
+            notify_from=env.get("NOTIFY_FROM") or None,
+            admin_email=env.get("ADMIN_EMAIL") or None,
+            link_expiry_seconds=expiry,
+            signing_secret_arn=env.get("SIGNING_SECRET_ARN") or None,
+            allowed_recipient_domains=_domains(env.get("ALLOWED_RECIPIENT_DOMAINS")),
+            state_table=env.get("STATE_TABLE") or None,
+            connect_timeout=float(_int(env, "API_CONNECT_TIMEOUT", 5, minimum=1)),
+            read_timeout=float(_int(env, "API_READ_TIMEOUT", 60, minimum=1)),
+            max_attempts=_int(env, "API_MAX_ATTEMPTS", 5, minimum=1),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigurationError naming every setting in ``names`` that is empty."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            env_names = ", ".join(_ENV_NAMES.get(n, n.upper()) for n in missing)
+            raise ConfigurationError(f"missing setting(s): {env_names}")
+
+
+_ENV_NAMES = {"primary_domains": "PRIMARY_DOMAIN", "api_key": "API_KEY or API_KEY_SECRET_ARN"}
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once (handlers call this at first use)."""
+    return Settings.from_env()
