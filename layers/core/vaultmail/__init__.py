@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["VaultmailError", "__version__", "upload_mail", "uploadMailToVaultasticActiveStore"]
+__all__ = ["VaultmailError", "__version__", "uploadMailToVaultasticActiveStore", "upload_mail"]
 
 if TYPE_CHECKING:
     from .archive import upload_mail

@@ -153,12 +153,11 @@ class UploadClient:
                 response.close()
             if attempt < self.max_attempts:
                 delay = self.backoff(attempt - 1, retry_after)
-                log.warning("%s failed (%s), retry %d/%d in %.2fs", step, last, attempt,
-                            self.max_attempts - 1, delay)
+                log.warning(
+                    "%s failed (%s), retry %d/%d in %.2fs", step, last, attempt, self.max_attempts - 1, delay
+                )
                 self._sleep(delay)
-        raise UploadFailed(
-            f"{step} failed after {self.max_attempts} attempts (last: {last})", status=status
-        )
+        raise UploadFailed(f"{step} failed after {self.max_attempts} attempts (last: {last})", status=status)
 
 
 def _pooled_session() -> requests.Session:

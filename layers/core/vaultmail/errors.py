@@ -84,9 +84,7 @@ class UploadFailed(VaultmailError):
     reason = "UploadFailed"
     transient = True
 
-    def __init__(
-        self, message: str, *, status: int | None = None, reason: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
         super().__init__(message, reason=reason)
         self.status = status
 

@@ -30,9 +30,7 @@ def inspect_file(path: str, settings: Settings, recipients: str | None, sender: 
     """The ``--json`` object of one file (docs/cli.md)."""
     try:
         headers = FileSource.of(path).headers()
-        selection = select_vaults(
-            headers, settings.primary_domains, recipients=recipients, sender=sender
-        )
+        selection = select_vaults(headers, settings.primary_domains, recipients=recipients, sender=sender)
     except VaultmailError as exc:
         return {"file": path, "error": {"code": exc.exit_code, "message": exc.message}}
     return {"file": path, **headers.as_dict(), "vaults": sorted(selection.vaults)}

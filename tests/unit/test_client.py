@@ -1,0 +1,153 @@
+"""Upload client: retries, Retry-After, error mapping, streaming with Content-Length (no sockets)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import requests
+import responses
+
+from vaultmail import api
+from vaultmail.client import UploadClient
+from vaultmail.errors import (
+    ApiKeyRefused,
+    InvalidRecipient,
+    NoPrimaryDomainRecipient,
+    UploadFailed,
+    UploadRejected,
+)
+from vaultmail.source import BytesSource, LengthReader
+
+BASE = "https://api.example.test"
+MAIL = b"From: a@acme.com\r\nTo: b@acme.com\r\n\r\nbody\r\n"
+REQUEST = api.UploadRequest(
+    domains=("acme.com",),
+    vaults=("a@acme.com", "b@acme.com"),
+    sender="a@acme.com",
+    size=len(MAIL),
+    sha256="0" * 64,
+    message_id=None,
+    file_name="x.eml",
+)
+
+
+def ticket(method: str = "PUT") -> dict[str, object]:
+    upload: dict[str, object] = {"method": method, "url": "https://slot.example.test/up"}
+    upload["headers" if method == "PUT" else "fields"] = (
+        {"Content-Type": "message/rfc822"} if method == "PUT" else {"key": "k", "policy": "p"}
+    )
+    return {"uploadId": "u-1", "upload": upload}
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(sleeps: list[float]) -> UploadClient:
+    return UploadClient(BASE, "secret-key", max_attempts=4, sleep=sleeps.append, jitter=lambda: 1.0)
+
+
+@responses.activate
+def test_put_upload_sends_key_idempotency_and_length(client: UploadClient) -> None:
+    responses.post(BASE + "/v1/uploads", json=ticket("PUT"), status=201)
+    responses.put("https://slot.example.test/up", status=200)
+    result = client.upload(REQUEST, BytesSource(MAIL))
+    assert result.upload_id == "u-1"
+    step1, step2 = responses.calls[0].request, responses.calls[1].request
+    assert step1.headers["x-api-key"] == "secret-key"
+    assert step1.headers["Idempotency-Key"] == REQUEST.sha256
+    assert json.loads(step1.body)["vaults"] == ["a@acme.com", "b@acme.com"]
+    assert step2.headers["Content-Length"] == str(len(MAIL))
+    assert step2.headers["Content-Type"] == "message/rfc822"
+    assert "Transfer-Encoding" not in step2.headers
+
+
+@responses.activate
+def test_post_upload_is_multipart_with_file_last(client: UploadClient) -> None:
+    responses.post(BASE + "/v1/uploads", json=ticket("POST"), status=201)
+    responses.post("https://slot.example.test/up", status=204)
+    client.upload(REQUEST, BytesSource(MAIL))
+    step2 = responses.calls[1].request
+    body = step2.body.read() if hasattr(step2.body, "read") else step2.body
+    assert int(step2.headers["Content-Length"]) == len(body)
+    assert body.index(b'name="key"') < body.index(b'name="policy"') < body.index(b'name="file"')
+    assert MAIL in body
+
+
+@responses.activate
+def test_429_honours_retry_after_then_succeeds(client: UploadClient, sleeps: list[float]) -> None:
+    responses.post(BASE + "/v1/uploads", status=429, headers={"Retry-After": "3"}, json={"code": "Slow"})
+    responses.post(BASE + "/v1/uploads", json=ticket(), status=201)
+    assert client.request_slot(REQUEST).upload_id == "u-1"
+    assert sleeps == [3.0]
+
+
+@responses.activate
+def test_5xx_and_reset_are_retried_with_capped_backoff(client: UploadClient, sleeps: list[float]) -> None:
+    responses.post(BASE + "/v1/uploads", status=503)
+    responses.post(BASE + "/v1/uploads", body=requests.ConnectionError("reset"))
+    responses.post(BASE + "/v1/uploads", body=requests.ReadTimeout("slow"))
+    responses.post(BASE + "/v1/uploads", json=ticket(), status=201)
+    client.request_slot(REQUEST)
+    assert sleeps == [0.5, 1.0, 2.0]  # base 0.5 s doubling, jitter pinned to 1.0
+
+
+@responses.activate
+def test_persistent_failure_gives_upload_failed_after_bounded_attempts(client: UploadClient) -> None:
+    responses.post(BASE + "/v1/uploads", status=500)
+    with pytest.raises(UploadFailed) as err:
+        client.request_slot(REQUEST)
+    assert err.value.exit_code == 5 and err.value.transient
+    assert len(responses.calls) == 4
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (401, "Unauthorized", ApiKeyRefused),
+        (403, "Forbidden", ApiKeyRefused),
+        (400, "BadRequest", UploadRejected),
+        (413, "TooLarge", UploadRejected),
+        (422, "InvalidRecipient", InvalidRecipient),
+        (422, "NoPrimaryDomainRecipient", NoPrimaryDomainRecipient),
+    ],
+)
+@responses.activate
+def test_final_answers_are_not_retried(client: UploadClient, status: int, code: str, error: type) -> None:
+    responses.post(BASE + "/v1/uploads", status=status, json={"code": code, "message": "no"})
+    with pytest.raises(error):
+        client.request_slot(REQUEST)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_slot_retry_reopens_the_source(client: UploadClient) -> None:
+    responses.put("https://slot.example.test/up", status=503)
+    responses.put("https://slot.example.test/up", status=200)
+    client.send_mail(api.parse_ticket(ticket()).slot, BytesSource(MAIL), "x.eml")
+    bodies = [c.request.body for c in responses.calls]
+    assert len(bodies) == 2
+
+
+def test_key_never_in_repr() -> None:
+    assert "secret-key" not in repr(UploadClient(BASE, "secret-key"))
+
+
+def test_length_reader_reports_remaining_and_refuses_short_streams() -> None:
+    reader = LengthReader(io.BytesIO(b"abcdef"), 6)
+    assert reader.len == 6
+    assert reader.read(4) == b"abcd" and reader.len == 2
+    assert reader.read() == b"ef" and reader.read() == b""
+    short = LengthReader(io.BytesIO(b"abc"), 10)
+    short.read()
+    with pytest.raises(Exception, match="ended after 3 of 10"):
+        short.read()
+
+
+def test_unexpected_201_body_is_a_transient_failure() -> None:
+    with pytest.raises(UploadFailed):
+        api.parse_ticket({"uploadId": "x", "upload": {"method": "GET", "url": "u"}})

@@ -1,0 +1,120 @@
+"""SNS message formats -> Jobs (design.md "SNS message formats"), pure parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from vaultmail.errors import InvalidEvent
+from vaultmail.jobs import Job, Skip, from_sns_message
+
+MAIL = "From: amit@acme.com\r\nTo: ops@acme.com\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+def parse(message: str, attributes: dict | None = None) -> Job | Skip:
+    return from_sns_message(message, message_id="m-1", attributes=attributes)
+
+
+def test_raw_mail() -> None:
+    job = parse(MAIL)
+    assert isinstance(job, Job) and job.mail == MAIL.encode() and job.s3 is None
+
+
+def test_envelope_mail_with_recipients_and_sender() -> None:
+    job = parse(json.dumps({"mail": MAIL, "recipients": ["a@acme.com", "b@acme.com"], "sender": "s@acme.com"}))
+    assert isinstance(job, Job)
+    assert job.recipients == ("a@acme.com", "b@acme.com") and job.sender == "s@acme.com"
+
+
+def test_envelope_base64_keeps_8bit_bytes() -> None:
+    raw = "Subject: caf\xe9\r\nTo: ops@acme.com\r\n\r\n".encode("latin-1")
+    job = parse(json.dumps({"mailBase64": base64.b64encode(raw).decode()}))
+    assert isinstance(job, Job) and job.mail == raw
+
+
+def test_envelope_s3_pointer() -> None:
+    job = parse(json.dumps({"s3": {"bucket": "b", "key": "k/x.eml", "versionId": "v1"}}))
+    assert isinstance(job, Job) and job.s3 is not None
+    assert (job.s3.bucket, job.s3.key, job.s3.version_id) == ("b", "k/x.eml", "v1")
+
+
+def test_message_attributes_act_as_r_and_s() -> None:
+    attrs = {
+        "recipients": {"Type": "String.Array", "Value": '["x@acme.com","y@acme.com"]'},
+        "sender": {"Type": "String", "Value": "s@acme.com"},
+    }
+    job = parse(MAIL, attrs)
+    assert isinstance(job, Job) and job.recipients == ("x@acme.com", "y@acme.com")
+    assert job.sender == "s@acme.com"
+
+
+def test_ses_received_base64_content_uses_envelope_recipients() -> None:
+    note = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-1", "destination": ["bcc@acme.com"]},
+        "receipt": {"recipients": ["bcc@acme.com"], "action": {"type": "SNS", "encoding": "BASE64"}},
+        "content": base64.b64encode(MAIL.encode()).decode(),
+    }
+    job = parse(json.dumps(note))
+    assert isinstance(job, Job) and job.mail == MAIL.encode()
+    assert job.envelope_recipients == ("bcc@acme.com",) and job.recipients == ()
+
+
+def test_ses_received_utf8_content() -> None:
+    note = {
+        "notificationType": "Received",
+        "receipt": {"action": {"type": "SNS", "encoding": "UTF-8"}},
+        "content": MAIL,
+    }
+    job = parse(json.dumps(note))
+    assert isinstance(job, Job) and job.mail == MAIL.encode()
+
+
+def test_ses_received_s3_action() -> None:
+    note = {
+        "notificationType": "Received",
+        "receipt": {"action": {"type": "S3", "bucketName": "inbound", "objectKey": "mail/abc"}},
+    }
+    job = parse(json.dumps(note))
+    assert isinstance(job, Job) and job.s3 is not None and job.s3.key == "mail/abc"
+
+
+def test_ses_setup_notification_is_skipped() -> None:
+    assert isinstance(parse(json.dumps({"notificationType": "AMAZON_SES_SETUP_NOTIFICATION"})), Skip)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    ["software.amazon.payloadoffloading.PayloadS3Pointer", "com.amazon.sqs.javamessaging.MessageS3Pointer"],
+)
+def test_extended_client_pointers(cls: str) -> None:
+    job = parse(json.dumps([cls, {"s3BucketName": "big", "s3Key": "k1"}]))
+    assert isinstance(job, Job) and job.s3 is not None and (job.s3.bucket, job.s3.key) == ("big", "k1")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "{not json",
+        json.dumps({"hello": 1}),
+        json.dumps({"mailBase64": "***"}),
+        json.dumps({"s3": {"bucket": "b"}}),
+        json.dumps(["other.Class", {}]),
+        json.dumps({"notificationType": "Bounce"}),
+        json.dumps({"mail": MAIL, "recipients": 5}),
+    ],
+)
+def test_wrong_messages_are_invalid_events(message: str) -> None:
+    with pytest.raises(InvalidEvent) as err:
+        parse(message)
+    assert not err.value.transient
+
+
+def test_idempotency_key_is_stable_and_distinguishes_mails() -> None:
+    a, b, c = parse(MAIL), parse(MAIL), parse(MAIL + "x")
+    assert isinstance(a, Job) and isinstance(b, Job) and isinstance(c, Job)
+    assert a.idempotency_key() == b.idempotency_key() != c.idempotency_key()
+    json.dumps(a.idempotency_key())  # Powertools hashes the JSON form
