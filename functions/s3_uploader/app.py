@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import (
     S3BatchOperationEvent,
@@ -33,7 +34,9 @@ def _job(
     if key.endswith("/") or size == 0:
         logger.info("skipped: folder marker or empty object", extra={"key": key})
         return None
-    ref = ObjectRef(bucket, key, version_id=version or None, etag=(etag or "").strip('"') or None)
+    ref = ObjectRef(
+        bucket, key, version_id=version or None, etag=f'"{etag.strip(chr(34))}"' if etag else None
+    )
     return Job(f"s3://{bucket}/{key}", s3=ref, recipients=recipients, sender=sender, tag_object=True)
 
 
@@ -46,46 +49,46 @@ def _notification_jobs(event: dict[str, Any]) -> list[Job | None]:
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated"):
             continue
-        obj = record.s3.get_object
+        obj = record.s3.get_object  # S3 notification keys are URL-encoded (Powertools leaves them so)
         jobs.append(
-            _job(record.s3.bucket.name, obj.key, version=obj.version_id, etag=obj.etag, size=obj.size)
+            _job(
+                record.s3.bucket.name,
+                unquote_plus(obj.key),
+                version=obj.version_id,
+                etag=obj.etag,
+                size=obj.size,
+            )
         )
     return jobs
 
 
 def _batch(event: dict[str, Any]) -> dict[str, Any]:
+    """S3 Batch Operations (schema 1.0 or 2.0): one task per invocation, one result code."""
     batch = S3BatchOperationEvent(event)
+    task = batch.task
     args = (batch.job.user_arguments or {}) if batch.invocation_schema_version == "2.0" else {}
-    recipients = (
-        tuple(str(args.get("recipients") or "").replace(" ", "").split(",")) if args.get("recipients") else ()
+    job = _job(
+        task.s3_bucket or (task.s3_bucket_arn or "").split(":::")[-1],
+        task.s3_key,
+        version=task.s3_version_id,
+        etag=None,
+        size=None,
+        recipients=tuple(r.strip() for r in str(args.get("recipients") or "").split(",") if r.strip()),
+        sender=args.get("sender") or None,
     )
-    response = S3BatchOperationResponse(
-        batch.invocation_schema_version, batch.invocation_id, "PermanentFailure"
-    )
-    for task in batch.tasks:
-        bucket = task.s3_bucket or (task.s3_bucket_arn or "").split(":::")[-1]
-        job = _job(
-            bucket,
-            task.s3_key,
-            version=task.s3_version_id,
-            etag=None,
-            size=None,
-            recipients=recipients,
-            sender=args.get("sender"),
-        )
-        if job is None:
-            response.add_result(
-                S3BatchOperationResponseRecord(task.task_id, "Succeeded", "skipped: folder marker")
-            )
-            continue
+    response = S3BatchOperationResponse(batch.invocation_schema_version, batch.invocation_id)
+    if job is None:
+        code, detail = "Succeeded", "skipped: folder marker"
+    else:
         try:
             outcome = runtime.process(job)
         except VaultmailError as exc:  # transient: S3 Batch Operations retries the task
-            response.add_result(S3BatchOperationResponseRecord(task.task_id, "TemporaryFailure", exc.reason))
-            continue
-        code = "Succeeded" if outcome.status == "archived" else "PermanentFailure"
-        detail = outcome.upload_id if code == "Succeeded" else f"{outcome.reason}: {outcome.message}"
-        response.add_result(S3BatchOperationResponseRecord(task.task_id, code, detail))
+            code, detail = "TemporaryFailure", f"{exc.reason}: {exc.message}"
+        else:
+            archived = outcome.status == "archived"
+            code = "Succeeded" if archived else "PermanentFailure"
+            detail = str(outcome.upload_id) if archived else f"{outcome.reason}: {outcome.message}"
+    response.add_result(S3BatchOperationResponseRecord(task.task_id, code, detail))  # type: ignore[arg-type]
     return response.asdict()
 
 

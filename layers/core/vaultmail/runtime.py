@@ -111,3 +111,11 @@ def record(outcome: Outcome) -> None:
         "rejected (permanent, not retried)",
         extra={"reason": outcome.reason, "error": outcome.message, "size": outcome.size},
     )
+
+
+def reset() -> None:
+    """Forget cached settings, clients and the API key (tests and local runs that change the env)."""
+    get_settings.cache_clear()
+    uploader.cache_clear()
+    _idempotent_run.cache_clear()
+    _clients.cache_clear()

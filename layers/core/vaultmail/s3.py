@@ -19,7 +19,8 @@ from .errors import StorageError
 from .headers import HEADER_CAP, MailHeaders, header_end, parse_header_block
 
 HEAD_RANGE = 64 * 1024  # first ranged GET; grows (doubling) only for longer header blocks
-_GONE = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "403", "AccessDenied"}
+# Gone for good: missing, not readable, or replaced since the event (412 on If-Match).
+_GONE = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "403", "AccessDenied", "412", "PreconditionFailed"}
 
 
 class MailGone(StorageError):

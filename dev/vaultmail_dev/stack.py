@@ -1,0 +1,411 @@
+"""The whole application on local stand-ins: moto in server mode plus the Active Store emulator.
+
+``LocalStack`` reads template.yaml, creates what it declares in moto (mail bucket, topic,
+state table with its key schema and TTL, dead-letter queues, the API key secret, the SES
+identity), and delivers events the way AWS does: S3 notifications and SNS messages land in
+SQS queues in moto, are turned into the Lambda event shapes and invoke the built functions
+asynchronously (retries, then the OnFailure queue). The scanner runs on demand as if its
+schedule fired.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from . import sambuild
+from .emulator import Emulator
+from .runner import FunctionRunner, FunctionSpec, Invocation
+from .servers import aws_env, start_moto
+
+ROOT = sambuild.ROOT
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+API_KEY = "local-demo-key"
+DOMAINS = ("acme.com", "example.org")
+
+PARAMETERS = {
+    "PrimaryDomain": ",".join(DOMAINS),
+    "NotifyFrom": "archive-notices@acme.com",
+    "AdminEmail": "postmaster@acme.com",
+    "ScanPrefixes": "",
+    "ScanSuffixes": ".eml",
+    "SizeThresholdBytes": "10485760",
+    "LinkExpirySeconds": "86400",
+    "LogLevel": "INFO",
+}
+
+
+def load_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
+    from samcli.yamlhelper import yaml_parse
+
+    return yaml_parse(path.read_text())  # type: ignore[no-any-return]
+
+
+@dataclass
+class Resolver:
+    """Just enough CloudFormation intrinsics to read the template's environment."""
+
+    template: dict[str, Any]
+    parameters: dict[str, str]
+    physical: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {Ref, Arn, ...}
+
+    def param(self, name: str) -> str:
+        if name in self.parameters:
+            return self.parameters[name]
+        spec = self.template.get("Parameters", {}).get(name, {})
+        return str(spec.get("Default", ""))
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template.get("Conditions", {})[name]))
+
+    def value(self, node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if len(node) != 1:
+            return {k: self.value(v) for k, v in node.items()}
+        (fn, arg), = node.items()
+        if fn == "Ref":
+            if arg == "AWS::Region":
+                return REGION
+            if arg == "AWS::AccountId":
+                return ACCOUNT
+            if arg == "AWS::StackName":
+                return "vaultmail-local"
+            if arg == "AWS::NoValue":
+                return None
+            if arg in self.physical:
+                return self.physical[arg]["Ref"]
+            return self.param(arg)
+        if fn == "Fn::GetAtt":
+            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+            return self.physical.get(logical, {}).get(attr, "")
+        if fn == "Fn::If":
+            cond, yes, no = arg
+            return self.value(yes if self.condition(cond) else no)
+        if fn == "Fn::Equals":
+            return str(self.value(arg[0])) == str(self.value(arg[1]))
+        if fn == "Fn::Not":
+            return not self.value(arg[0])
+        if fn == "Fn::And":
+            return all(self.value(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(self.value(a) for a in arg)
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::Join":
+            return str(arg[0]).join(str(self.value(v)) for v in self.value(arg[1]))
+        if fn == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+            for key, val in extra.items():
+                text = text.replace("${" + key + "}", str(self.value(val)))
+            for name in list(self.template.get("Parameters", {})) + list(self.physical):
+                if "${" + name + "}" in text:
+                    text = text.replace("${" + name + "}", str(self.value({"Ref": name})))
+            return (text.replace("${AWS::Region}", REGION).replace("${AWS::AccountId}", ACCOUNT)
+                    .replace("${AWS::Partition}", "aws").replace("${AWS::StackName}", "vaultmail-local"))
+        if fn == "Fn::Select":
+            return self.value(arg[1])[int(arg[0])]
+        if fn == "Fn::Split":
+            return str(self.value(arg[1])).split(arg[0])
+        return {k: self.value(v) for k, v in node.items()}
+
+
+class LocalStack:
+    """Start with ``with LocalStack() as stack:``; see ``make demo`` and tests/e2e."""
+
+    def __init__(self, *, workdir: Path | None = None, build: sambuild.Build | None = None,
+                 parameters: dict[str, str] | None = None, slot_method: str = "POST") -> None:
+        self.workdir = workdir or ROOT / ".demo"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.template = load_template()
+        self.parameters = {**PARAMETERS, **(parameters or {})}
+        self.build = build
+        self.slot_method = slot_method
+        self.runners: dict[str, FunctionRunner] = {}
+        self.names: dict[str, str] = {}
+        self._closers: list[Any] = []
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self.moto = start_moto()
+        self._closers.append(self.moto.stop)
+        self.env = aws_env(self.moto.url)
+        os.environ.update(self.env)  # this process's boto3 clients talk to moto too
+        self.session = boto3.session.Session(region_name=REGION)
+        self.emulator = Emulator(self.moto.url, domains=DOMAINS, api_key=API_KEY,
+                                 slot_method=self.slot_method)
+        self.emulator.start()
+        self._closers.append(self.emulator.stop)
+        self.build = self.build or sambuild.prepare()
+        self._create_resources()
+        self._start_functions()
+
+    def close(self) -> None:
+        for runner in self.runners.values():
+            runner.close()
+        while self._closers:
+            try:
+                self._closers.pop()()
+            except Exception:  # best effort on the way out
+                pass
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.moto.url)
+
+    # -- resources --------------------------------------------------------------------
+
+    def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v.get("Type") == rtype}
+
+    def _create_resources(self) -> None:
+        s3, sns, sqs, ddb = (self.client(s) for s in ("s3", "sns", "sqs", "dynamodb"))
+        secrets, ses = self.client("secretsmanager"), self.client("ses")
+        self.resolver = Resolver(self.template, self.parameters)
+        physical = self.resolver.physical
+
+        secret = secrets.create_secret(Name="vaultmail/api-key", SecretString=json.dumps({"apiKey": API_KEY}))
+        self.parameters["ApiKeySecretArn"] = secret["ARN"]
+        self.parameters["ApiEndpointUrl"] = self.emulator.url
+        for identity in {self.parameters["NotifyFrom"], self.parameters["AdminEmail"]}:
+            ses.verify_email_identity(EmailAddress=identity)
+
+        for logical, res in self.resources("AWS::SQS::Queue").items():
+            name = f"vaultmail-{logical}"
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+        for logical, res in self.resources("AWS::SNS::Topic").items():
+            arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
+            physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": f"vaultmail-{logical}"}
+        for logical, res in self.resources("AWS::S3::Bucket").items():
+            name = f"vaultmail-{logical.lower()}-local"
+            s3.create_bucket(Bucket=name)
+            versioning = (res.get("Properties") or {}).get("VersioningConfiguration", {})
+            if versioning.get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+        for logical, res in self.resources("AWS::DynamoDB::Table").items():
+            props = res["Properties"]
+            name = f"vaultmail-{logical}"
+            ddb.create_table(TableName=name, KeySchema=props["KeySchema"],
+                             AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": ttl["AttributeName"]})
+            physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
+        for logical in self.resources("AWS::Serverless::LayerVersion"):
+            physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
+        for logical in self.resources("AWS::Serverless::Function"):
+            physical[logical] = {"Ref": logical, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"}
+        self.names = {k: v["Ref"] for k, v in physical.items()}
+        self._wire_events(s3, sns, sqs)
+
+    def _event_queue(self, sqs: Any, name: str) -> tuple[str, str]:
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _wire_events(self, s3: Any, sns: Any, sqs: Any) -> None:
+        """Each function event of the template becomes an SQS queue that moto delivers to."""
+        self.routes: list[tuple[str, str, str]] = []  # (queue url, kind, function logical id)
+        for logical, fn in self.resources("AWS::Serverless::Function").items():
+            for name, ev in ((fn.get("Properties") or {}).get("Events") or {}).items():
+                props = ev.get("Properties") or {}
+                if ev["Type"] == "S3":
+                    bucket = self.resolver.value(props["Bucket"])
+                    url, arn = self._event_queue(sqs, f"local-{logical}-{name}")
+                    events = props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
+                    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                        "QueueConfigurations": [{"QueueArn": arn, "Events": events}]})
+                    self.routes.append((url, "s3", logical))
+                elif ev["Type"] == "SNS":
+                    topic = self.resolver.value(props["Topic"])
+                    url, arn = self._event_queue(sqs, f"local-{logical}-{name}")
+                    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+                    self.routes.append((url, "sns", logical))
+
+    def _start_functions(self) -> None:
+        assert self.build is not None
+        globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
+        sqs = self.client("sqs")
+        for logical, fn in self.resources("AWS::Serverless::Function").items():
+            props = fn["Properties"]
+            env = dict(((globals_fn.get("Environment") or {}).get("Variables")) or {})
+            env.update(((props.get("Environment") or {}).get("Variables")) or {})
+            resolved = {k: self.resolver.value(v) for k, v in env.items()}
+            resolved = {k: "" if v is None else str(v) for k, v in resolved.items()}
+            resolved.update(self.env)
+            invoke_cfg = props.get("EventInvokeConfig") or {}
+            dest = ((invoke_cfg.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            dest_logical = None
+            if isinstance(dest, dict):
+                ref = dest.get("Fn::GetAtt") or dest.get("Ref")
+                dest_logical = ref[0] if isinstance(ref, list) else str(ref).split(".")[0]
+            layer_logical = next(iter(self.resources("AWS::Serverless::LayerVersion")))
+            source_dir = ROOT / str(props["CodeUri"]).rstrip("/")
+            spec = FunctionSpec(
+                logical_id=logical,
+                code_dir=self.build.function_dir(logical, source_dir),
+                layer_dir=self.build.layer_dir(layer_logical),
+                handler=props.get("Handler") or globals_fn.get("Handler", "app.lambda_handler"),
+                environment=resolved,
+                timeout=int(props.get("Timeout") or globals_fn.get("Timeout") or 180),
+                memory=int(props.get("MemorySize") or globals_fn.get("MemorySize") or 128),
+                max_retries=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
+                dlq_url=self.names.get(dest_logical) if dest_logical else None,
+            )
+            self.runners[logical] = FunctionRunner(spec, self.build.python, self.build.deps_dir, sqs,
+                                                   log_file=self.workdir / f"{logical}.log")
+
+    # -- names ------------------------------------------------------------------------
+
+    def function(self, kind: str) -> FunctionRunner:
+        """The runner of the function whose code lives in functions/<kind>/."""
+        for logical, fn in self.resources("AWS::Serverless::Function").items():
+            if str(fn["Properties"]["CodeUri"]).rstrip("/").endswith(kind):
+                return self.runners[logical]
+        raise KeyError(kind)
+
+    def bucket(self) -> str:
+        return self.names[next(iter(self.resources("AWS::S3::Bucket")))]
+
+    def topic(self) -> str:
+        return self.names[next(iter(self.resources("AWS::SNS::Topic")))]
+
+    def table(self) -> str:
+        return self.names[next(iter(self.resources("AWS::DynamoDB::Table")))]
+
+    def dlq(self, kind: str) -> str | None:
+        return self.function(kind).spec.dlq_url
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def pump(self, *, idle_rounds: int = 2, max_seconds: float = 120.0) -> list[Invocation]:
+        """Deliver queued S3/SNS events to the functions until the queues stay empty."""
+        sqs = self.client("sqs")
+        done: list[Invocation] = []
+        idle = 0
+        deadline = time.monotonic() + max_seconds
+        while idle < idle_rounds and time.monotonic() < deadline:
+            delivered = 0
+            for url, kind, logical in self.routes:
+                for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=0).get("Messages", []):
+                    event = (s3_event if kind == "s3" else sns_event)(json.loads(msg["Body"]), msg)
+                    if event is not None:
+                        done.append(self.runners[logical].invoke_async(event))
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+                    delivered += 1
+            idle = 0 if delivered else idle + 1
+            if not delivered:
+                time.sleep(0.2)
+        return done
+
+    def run_scanner(self) -> Any:
+        event = scheduled_event(self.resolver.value({"Fn::GetAtt": ["OversizeScannerFunction", "Arn"]}))
+        return self.function("oversize_scanner").invoke(event)
+
+    def dlq_records(self, kind: str, *, delete: bool = False) -> list[dict[str, Any]]:
+        sqs, url = self.client("sqs"), self.dlq(kind)
+        records: list[dict[str, Any]] = []
+        if not url:
+            return records
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=0 if not delete else 30).get("Messages", [])
+            if not msgs:
+                return records
+            for msg in msgs:
+                records.append(json.loads(msg["Body"]))
+                if delete:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+            if not delete:
+                return records
+
+    def replay_dlq(self, kind: str) -> list[Invocation]:
+        """What an operator does after an outage: re-invoke each dead-lettered event."""
+        return [self.function(kind).invoke_async(r["requestPayload"]) for r in self.dlq_records(kind, delete=True)]
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        import requests
+
+        data = requests.get(f"{self.moto.url}/moto-api/data.json", timeout=10).json()
+        out: list[dict[str, Any]] = []
+        for backend in ("ses", "sesv2"):
+            for key, value in (data.get(backend) or {}).items():
+                if "sent" in key.lower() or "message" in key.lower():
+                    out.extend(value if isinstance(value, list) else [value])
+        return out
+
+
+def s3_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any] | None:
+    """An S3 notification from SQS is the Lambda S3 event already; moto's TestEvent is dropped."""
+    if body.get("Event") == "s3:TestEvent" or "Records" not in body:
+        return None
+    return body
+
+
+def sns_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
+    """An SNS notification delivered to SQS, reshaped as the Lambda SNS event."""
+    sns = {
+        "Type": body.get("Type", "Notification"),
+        "MessageId": body["MessageId"],
+        "TopicArn": body["TopicArn"],
+        "Subject": body.get("Subject"),
+        "Message": body["Message"],
+        "Timestamp": body.get("Timestamp"),
+        "SignatureVersion": body.get("SignatureVersion", "1"),
+        "Signature": body.get("Signature", "EXAMPLE"),
+        "SigningCertUrl": body.get("SigningCertURL", ""),
+        "UnsubscribeUrl": body.get("UnsubscribeURL", ""),
+        "MessageAttributes": body.get("MessageAttributes") or {},
+    }
+    return {"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{body['TopicArn']}:{uuid.uuid4()}",
+        "Sns": sns,
+    }]}
+
+
+def scheduled_event(rule_target: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultmail-scan"],
+        "detail": {},
+    }
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[LocalStack]:
+    with LocalStack(**kwargs) as stack:
+        yield stack
