@@ -36,7 +36,10 @@ t = time.perf_counter()
 result = archive(source, settings=settings, client=client)
 elapsed = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"idle_kib": idle, "peak_kib": peak, "seconds": elapsed, "upload_id": result.upload_id}))
+t = time.perf_counter()
+client.send_mail(client.request_slot(result.plan.request).slot, source, "again.eml")
+send_only = time.perf_counter() - t
+print(json.dumps({"idle_kib": idle, "peak_kib": peak, "seconds": elapsed, "send_seconds": send_only}))
 """
 
 
@@ -78,11 +81,13 @@ def main() -> dict[str, object]:
         "client_peak_rss_above_idle_mib": [round(d, 2) for d in deltas],
         "client_seconds": [round(r["seconds"], 3) for r in runs],
         "curl_seconds": [round(c, 3) for c in curl],
+        "client_send_only_seconds": [round(r["send_seconds"], 3) for r in runs],
         "client_over_curl": round(min(r["seconds"] for r in runs) / min(curl), 2),
+        "client_send_only_over_curl": round(min(r["send_seconds"] for r in runs) / min(curl), 2),
         "goal_rss_mib": 16,
         "rss_goal_met": max(deltas) < 16,
-        "note": "client time includes reading the header block and hashing the mail (SHA-256) before "
-                "the upload; curl only sends the bytes",
+        "note": "client_seconds is the whole job (header block, SHA-256 pass, slot request, upload); "
+                "client_send_only_seconds is a slot request plus the streamed upload, like curl's",
     }
     return result
 
