@@ -73,7 +73,7 @@ class Resolver:
             return node
         if len(node) != 1:
             return {k: self.value(v) for k, v in node.items()}
-        (fn, arg), = node.items()
+        ((fn, arg),) = node.items()
         if fn == "Ref":
             if arg == "AWS::Region":
                 return REGION
@@ -111,8 +111,12 @@ class Resolver:
             for name in list(self.template.get("Parameters", {})) + list(self.physical):
                 if "${" + name + "}" in text:
                     text = text.replace("${" + name + "}", str(self.value({"Ref": name})))
-            return (text.replace("${AWS::Region}", REGION).replace("${AWS::AccountId}", ACCOUNT)
-                    .replace("${AWS::Partition}", "aws").replace("${AWS::StackName}", "vaultmail-local"))
+            return (
+                text.replace("${AWS::Region}", REGION)
+                .replace("${AWS::AccountId}", ACCOUNT)
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AWS::StackName}", "vaultmail-local")
+            )
         if fn == "Fn::Select":
             return self.value(arg[1])[int(arg[0])]
         if fn == "Fn::Split":
@@ -123,14 +127,22 @@ class Resolver:
 class LocalStack:
     """Start with ``with LocalStack() as stack:``; see ``make demo`` and tests/e2e."""
 
-    def __init__(self, *, workdir: Path | None = None, build: sambuild.Build | None = None,
-                 parameters: dict[str, str] | None = None, slot_method: str = "POST") -> None:
+    def __init__(
+        self,
+        *,
+        workdir: Path | None = None,
+        build: sambuild.Build | None = None,
+        parameters: dict[str, str] | None = None,
+        slot_method: str = "POST",
+        function_env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir or ROOT / ".demo"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.template = load_template()
         self.parameters = {**PARAMETERS, **(parameters or {})}
         self.build = build
         self.slot_method = slot_method
+        self.function_env = function_env or {}
         self.runners: dict[str, FunctionRunner] = {}
         self.names: dict[str, str] = {}
         self._closers: list[Any] = []
@@ -154,8 +166,9 @@ class LocalStack:
         self.env = aws_env(self.moto.url)
         os.environ.update(self.env)  # this process's boto3 clients talk to moto too
         self.session = boto3.session.Session(region_name=REGION)
-        self.emulator = Emulator(self.moto.url, domains=DOMAINS, api_key=API_KEY,
-                                 slot_method=self.slot_method)
+        self.emulator = Emulator(
+            self.moto.url, domains=DOMAINS, api_key=API_KEY, slot_method=self.slot_method
+        )
         self.emulator.start()
         self._closers.append(self.emulator.stop)
         self.build = self.build or sambuild.prepare()
@@ -194,7 +207,9 @@ class LocalStack:
         for logical, res in self.resources("AWS::SQS::Queue").items():
             name = f"vaultmail-{logical}"
             url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
             physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
         for logical, res in self.resources("AWS::SNS::Topic").items():
             arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
@@ -209,17 +224,26 @@ class LocalStack:
         for logical, res in self.resources("AWS::DynamoDB::Table").items():
             props = res["Properties"]
             name = f"vaultmail-{logical}"
-            ddb.create_table(TableName=name, KeySchema=props["KeySchema"],
-                             AttributeDefinitions=props["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+            ddb.create_table(
+                TableName=name,
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
             ttl = props.get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):
-                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                    "Enabled": True, "AttributeName": ttl["AttributeName"]})
+                ddb.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+                )
             physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
         for logical in self.resources("AWS::Serverless::LayerVersion"):
             physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
         for logical in self.resources("AWS::Serverless::Function"):
-            physical[logical] = {"Ref": logical, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}"}
+            physical[logical] = {
+                "Ref": logical,
+                "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}",
+            }
         self.names = {k: v["Ref"] for k, v in physical.items()}
         self._wire_events(s3, sns, sqs)
 
@@ -238,8 +262,12 @@ class LocalStack:
                     bucket = self.resolver.value(props["Bucket"])
                     url, arn = self._event_queue(sqs, f"local-{logical}-{name}")
                     events = props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
-                    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-                        "QueueConfigurations": [{"QueueArn": arn, "Events": events}]})
+                    s3.put_bucket_notification_configuration(
+                        Bucket=bucket,
+                        NotificationConfiguration={
+                            "QueueConfigurations": [{"QueueArn": arn, "Events": events}]
+                        },
+                    )
                     self.routes.append((url, "s3", logical))
                 elif ev["Type"] == "SNS":
                     topic = self.resolver.value(props["Topic"])
@@ -258,6 +286,7 @@ class LocalStack:
             resolved = {k: self.resolver.value(v) for k, v in env.items()}
             resolved = {k: "" if v is None else str(v) for k, v in resolved.items()}
             resolved.update(self.env)
+            resolved.update(self.function_env)
             invoke_cfg = props.get("EventInvokeConfig") or {}
             dest = ((invoke_cfg.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
             dest_logical = None
@@ -277,8 +306,9 @@ class LocalStack:
                 max_retries=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
                 dlq_url=self.names.get(dest_logical) if dest_logical else None,
             )
-            self.runners[logical] = FunctionRunner(spec, self.build.python, self.build.deps_dir, sqs,
-                                                   log_file=self.workdir / f"{logical}.log")
+            self.runners[logical] = FunctionRunner(
+                spec, self.build.python, self.build.deps_dir, sqs, log_file=self.workdir / f"{logical}.log"
+            )
 
     # -- names ------------------------------------------------------------------------
 
@@ -312,8 +342,9 @@ class LocalStack:
         while idle < idle_rounds and time.monotonic() < deadline:
             delivered = 0
             for url, kind, logical in self.routes:
-                for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                               WaitTimeSeconds=0).get("Messages", []):
+                for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                    "Messages", []
+                ):
                     event = (s3_event if kind == "s3" else sns_event)(json.loads(msg["Body"]), msg)
                     if event is not None:
                         done.append(self.runners[logical].invoke_async(event))
@@ -334,8 +365,12 @@ class LocalStack:
         if not url:
             return records
         while True:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       VisibilityTimeout=0 if not delete else 30).get("Messages", [])
+            msgs = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                VisibilityTimeout=0 if not delete else 30,
+            ).get("Messages", [])
             if not msgs:
                 return records
             for msg in msgs:
@@ -347,7 +382,9 @@ class LocalStack:
 
     def replay_dlq(self, kind: str) -> list[Invocation]:
         """What an operator does after an outage: re-invoke each dead-lettered event."""
-        return [self.function(kind).invoke_async(r["requestPayload"]) for r in self.dlq_records(kind, delete=True)]
+        return [
+            self.function(kind).invoke_async(r["requestPayload"]) for r in self.dlq_records(kind, delete=True)
+        ]
 
     def sent_emails(self) -> list[dict[str, Any]]:
         import requests
@@ -383,12 +420,16 @@ def sns_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
         "UnsubscribeUrl": body.get("UnsubscribeURL", ""),
         "MessageAttributes": body.get("MessageAttributes") or {},
     }
-    return {"Records": [{
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": f"{body['TopicArn']}:{uuid.uuid4()}",
-        "Sns": sns,
-    }]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{body['TopicArn']}:{uuid.uuid4()}",
+                "Sns": sns,
+            }
+        ]
+    }
 
 
 def scheduled_event(rule_target: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    from . import inspect, upload
+    from . import inspect, replay, upload
 
     try:  # TEMPORARY while scan is written
         from . import scan
@@ -38,6 +38,7 @@ def build_parser() -> ArgumentParser:
     subparsers.required = True
     upload.register(subparsers)
     inspect.register(subparsers)
+    replay.register(subparsers)
     if scan is not None:
         scan.register(subparsers)
     return parser
