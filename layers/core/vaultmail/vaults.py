@@ -30,15 +30,30 @@ def _on_primary(addr: str, keys: dict[str, str]) -> str | None:
     return f"{local.lower()}@{configured}" if configured else None
 
 
-def _domain_keys(primary_domains: Iterable[str]) -> dict[str, str]:
-    return {domain_key(d): d.strip().lower() for d in primary_domains if d.strip()}
+def _domain_keys(primary_domains: str | Iterable[str]) -> dict[str, str]:
+    """``{comparable key: configured spelling}``; a str is a comma-separated PRIMARY_DOMAIN."""
+    if isinstance(primary_domains, str):
+        primary_domains = primary_domains.split(",")
+    keys: dict[str, str] = {}
+    for d in primary_domains:
+        spelling = d.strip().lower().lstrip("@").rstrip(".")
+        if spelling:
+            keys.setdefault(domain_key(spelling), spelling)
+    return keys
 
 
-def parse_ids(values: str | Sequence[str] | None, primary_domains: Iterable[str]) -> list[str]:
-    """Validate ``-r``/``-s`` values: each must be an address on a primary domain.
+def _where(keys: dict[str, str]) -> str:
+    return ", ".join(sorted(set(keys.values()))) or "(PRIMARY_DOMAIN is empty)"
+
+
+def parse_ids(
+    values: str | Sequence[str] | None, primary_domains: str | Iterable[str]
+) -> list[str]:
+    """Validate ``-r``/``-s`` values: each must be a bare address on a primary domain.
 
     ``values`` is a comma-separated string (the SDK's ``-r a@x,b@x``) or a list of them.
-    Raises InvalidRecipient naming the first bad value.
+    Returns the vault ids (lower-cased, configured domain spelling), first occurrence order,
+    without duplicates. Raises InvalidRecipient naming the first bad value.
     """
     if values is None:
         return []
@@ -53,17 +68,17 @@ def parse_ids(values: str | Sequence[str] | None, primary_domains: Iterable[str]
             addr = normalize_address(raw)
             vault = _on_primary(addr, keys) if addr else None
             if vault is None:
-                where = ", ".join(sorted(keys.values())) or "(PRIMARY_DOMAIN is empty)"
                 raise InvalidRecipient(
-                    f"{raw!r} is not a valid address on the primary domain(s) {where}"
+                    f"{raw!r} is not a valid address on the primary domain(s) {_where(keys)}"
                 )
-            out.append(vault)
+            if vault not in out:
+                out.append(vault)
     return out
 
 
 def select_vaults(
     headers: MailHeaders,
-    primary_domains: Sequence[str],
+    primary_domains: str | Sequence[str],
     *,
     recipients: str | Sequence[str] | None = None,
     sender: str | None = None,
@@ -77,9 +92,8 @@ def select_vaults(
     found = [v for a in headers.addresses() if (v := _on_primary(a, keys))]
     vaults = tuple(sorted(set(found + extra + sender_ids)))
     if not vaults:
-        where = ", ".join(sorted(keys.values())) or "(PRIMARY_DOMAIN is empty)"
         raise NoPrimaryDomainRecipient(
-            f"no From/To/Cc/Bcc address is on the primary domain(s) {where}; "
+            f"no From/To/Cc/Bcc address is on the primary domain(s) {_where(keys)}; "
             "check PRIMARY_DOMAIN or name a vault with -r"
         )
     from_vault = next((v for a in headers.addresses("from_") if (v := _on_primary(a, keys))), None)
