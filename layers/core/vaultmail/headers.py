@@ -118,25 +118,29 @@ def read_header_block(
         # Slice before encoding: a 50 MB str costs no more than its first cap + 2 characters,
         # which encode to at least cap + 2 bytes.
         head = _encode_text(source[: cap + 2])
-        return _cut(head, complete=len(source) <= cap + 2, cap=cap)
+        return cut_header_block(head, complete=len(source) <= cap + 2, cap=cap)
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source[: cap + 2])
-        return _cut(data, complete=len(source) <= cap + 2, cap=cap)
+        return cut_header_block(data, complete=len(source) <= cap + 2, cap=cap)
     buf = bytearray()
     while True:
         chunk = source.read(READ_CHUNK)
         if not chunk:
-            return _cut(bytes(buf), complete=True, cap=cap)
+            return cut_header_block(bytes(buf), complete=True, cap=cap)
         if isinstance(chunk, str):
             chunk = _encode_text(chunk)
         scan_from = max(0, len(buf) - 2)
         buf += chunk
         end = header_end(buf, scan_from)
         if end is not None or len(buf) > cap + 2:
-            return _cut(bytes(buf), complete=False, cap=cap)
+            return cut_header_block(bytes(buf), complete=False, cap=cap)
 
 
-def _cut(data: bytes, *, complete: bool, cap: int) -> tuple[bytes, bool]:
+def cut_header_block(data: bytes, *, complete: bool, cap: int = HEADER_CAP) -> tuple[bytes, bool]:
+    """The header block within the first bytes ``data`` of a mail: ``(block, truncated)``.
+
+    ``complete`` says ``data`` is the whole mail (so no blank line means no body).
+    """
     end = header_end(data)
     if end is not None and end <= cap:
         return data[:end], False
@@ -502,6 +506,7 @@ __all__ = [
     "HEADER_CAP",
     "MailHeaders",
     "Mailbox",
+    "cut_header_block",
     "domain_key",
     "header_end",
     "normalize_address",

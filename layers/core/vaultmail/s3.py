@@ -16,11 +16,20 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import StorageError
-from .headers import HEADER_CAP, MailHeaders, header_end, parse_header_block
+from .headers import HEADER_CAP, MailHeaders, cut_header_block, header_end, parse_header_block
 
 HEAD_RANGE = 64 * 1024  # first ranged GET; grows (doubling) only for longer header blocks
 # Gone for good: missing, not readable, or replaced since the event (412 on If-Match).
-_GONE = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "403", "AccessDenied", "412", "PreconditionFailed"}
+_GONE = {
+    "NoSuchKey",
+    "NoSuchBucket",
+    "NoSuchVersion",
+    "404",
+    "403",
+    "AccessDenied",
+    "412",
+    "PreconditionFailed",
+}
 
 
 class MailGone(StorageError):
@@ -85,25 +94,19 @@ def read_head_bytes(
 ) -> tuple[bytes, bool, int]:
     """Ranged GETs from the start of the object until the header block is complete.
 
-    Returns ``(header_block, truncated, bytes_read)``. Reads ``first`` bytes, then doubles
-    the range only while no empty line has been seen, never past ``cap`` (+2 bytes).
+    Returns ``(header_block, truncated, bytes_read)``. Reads ``first`` bytes, then only while
+    no empty line has been seen the next range (doubling the total), never past ``cap`` (+2).
     """
+    buf = b""
     want = first
-    read = 0
     while True:
         with converted(ref):
-            resp = s3.get_object(Range=f"bytes=0-{want - 1}", **ref.get_args())
-            data = resp["Body"].read()
-        read += len(data)
-        end = header_end(data)
-        short = len(data) < want  # the object ended inside the range
-        if end is not None and end <= cap:
-            return data[:end], False, read
-        if short and len(data) <= cap:
-            return data, False, read
-        if want > cap:
-            head_part = data[:cap]
-            return head_part[: head_part.rfind(b"\n") + 1], True, read
+            resp = s3.get_object(Range=f"bytes={len(buf)}-{want - 1}", **ref.get_args())
+            buf += resp["Body"].read()
+        ended = len(buf) < want  # the object ended inside the range
+        if ended or want > cap or header_end(buf) is not None:
+            block, truncated = cut_header_block(buf, complete=ended, cap=cap)
+            return block, truncated, len(buf)
         want = min(want * 2, cap + 2)
 
 
