@@ -40,16 +40,34 @@ def servers(slot_method: str = "PUT") -> Iterator[tuple[str, str]]:
     """(moto url, emulator url), each in its own process."""
     env = {**os.environ, **AWS_ENV}
     port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     moto_url = f"http://127.0.0.1:{port}"
     emu = None
     try:
         _wait(moto_url + "/moto-api/", moto)
         emu = subprocess.Popen(
-            [sys.executable, "-m", "vaultmail_dev.emulator", "--moto-url", moto_url, "--domains", "acme.com",
-             "--api-key", "bench-key", "--slot-method", slot_method],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "vaultmail_dev.emulator",
+                "--moto-url",
+                moto_url,
+                "--domains",
+                "acme.com",
+                "--api-key",
+                "bench-key",
+                "--slot-method",
+                slot_method,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert emu.stdout is not None
         emu_url = emu.stdout.readline().strip()

@@ -21,15 +21,17 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _procs import AWS_ENV, servers  # noqa: E402
+from _procs import AWS_ENV, servers
 
-from vaultmail_dev import sambuild  # noqa: E402
-from vaultmail_dev.mails import mail, write_big_mail  # noqa: E402
+from vaultmail_dev import sambuild
+from vaultmail_dev.mails import mail, write_big_mail
 
 RUNS = 7
-HANDLERS = {"SnsUploaderFunction": ("s3", "dynamodb", "secretsmanager"),
-            "S3UploaderFunction": ("s3", "dynamodb", "secretsmanager"),
-            "OversizeScannerFunction": ("s3", "dynamodb", "sesv2")}
+HANDLERS = {
+    "SnsUploaderFunction": ("s3", "dynamodb", "secretsmanager"),
+    "S3UploaderFunction": ("s3", "dynamodb", "secretsmanager"),
+    "OversizeScannerFunction": ("s3", "dynamodb", "sesv2"),
+}
 
 RSS_CHILD = r"""
 import json, resource, sys
@@ -73,49 +75,96 @@ def rss(build: sambuild.Build) -> dict[str, object]:
         os.environ.update(env)
         s3, ddb = boto3.client("s3"), boto3.client("dynamodb")
         s3.create_bucket(Bucket="bench-mail")
-        ddb.create_table(TableName="bench-state", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(
+            TableName="bench-state",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         small = mail("small", to="ops@acme.com")
         s3.put_object(Bucket="bench-mail", Key="small.eml", Body=small)
         big = write_big_mail(Path(tmp) / "big.eml", 52_428_800, subject="big")
         s3.upload_file(str(big), "bench-mail", "big.eml")
-        env.update({"PRIMARY_DOMAIN": "acme.com", "API_ENDPOINT_URL": emu_url, "API_KEY": "bench-key",
-                    "STATE_TABLE": "bench-state", "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-                    "POWERTOOLS_LOG_LEVEL": "WARNING"})
+        env.update(
+            {
+                "PRIMARY_DOMAIN": "acme.com",
+                "API_ENDPOINT_URL": emu_url,
+                "API_KEY": "bench-key",
+                "STATE_TABLE": "bench-state",
+                "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
+        )
         runs = []
         for _ in range(3):
-            out = subprocess.run([build.python, "-I", "-c", RSS_CHILD, str(fn_dir), str(layer), str(build.deps_dir),
-                                  "bench-mail", str(len(small)), "52428800"],
-                                 env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    build.python,
+                    "-I",
+                    "-c",
+                    RSS_CHILD,
+                    str(fn_dir),
+                    str(layer),
+                    str(build.deps_dir),
+                    "bench-mail",
+                    str(len(small)),
+                    "52428800",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             ddb.delete_table(TableName="bench-state")
-            ddb.create_table(TableName="bench-state", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                             BillingMode="PAY_PER_REQUEST")
+            ddb.create_table(
+                TableName="bench-state",
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
     deltas = [(r["big_kib"] - r["small_kib"]) / 1024 for r in runs]
-    return {"s3_uploader_50mb_peak_rss_above_small_mib": [round(d, 2) for d in deltas],
-            "statuses": [r["status"] for r in runs], "goal_mib": 16, "goal_met": max(deltas) <= 16}
+    return {
+        "s3_uploader_50mb_peak_rss_above_small_mib": [round(d, 2) for d in deltas],
+        "statuses": [r["status"] for r in runs],
+        "goal_mib": 16,
+        "goal_met": max(deltas) <= 16,
+    }
 
 
 def imports(build: sambuild.Build) -> dict[str, object]:
     env = {**os.environ, **AWS_ENV, "PRIMARY_DOMAIN": "acme.com"}
     out: dict[str, object] = {}
     for logical, services in HANDLERS.items():
-        src = {"SnsUploaderFunction": "sns_uploader", "S3UploaderFunction": "s3_uploader",
-               "OversizeScannerFunction": "oversize_scanner"}[logical]
-        paths = [str(build.function_dir(logical, sambuild.ROOT / "functions" / src)),
-                 str(build.layer_dir("CoreLayer")), str(build.deps_dir)]
+        src = {
+            "SnsUploaderFunction": "sns_uploader",
+            "S3UploaderFunction": "s3_uploader",
+            "OversizeScannerFunction": "oversize_scanner",
+        }[logical]
+        paths = [
+            str(build.function_dir(logical, sambuild.ROOT / "functions" / src)),
+            str(build.layer_dir("CoreLayer")),
+            str(build.deps_dir),
+        ]
 
         def time_one(kind: str, paths: list[str] = paths, services: tuple[str, ...] = services) -> float:
-            res = subprocess.run([build.python, "-I", "-c", IMPORT_CHILD, kind, *paths, ",".join(services)],
-                                 env=env, capture_output=True, text=True, check=True)
+            res = subprocess.run(
+                [build.python, "-I", "-c", IMPORT_CHILD, kind, *paths, ",".join(services)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return float(res.stdout.strip().splitlines()[-1])
 
         handler = statistics.median(time_one("handler") for _ in range(RUNS))
         floor = statistics.median(time_one("floor") for _ in range(RUNS))
-        out[logical] = {"import_ms": round(handler, 1), "boto3_and_clients_ms": round(floor, 1),
-                        "ratio": round(handler / floor, 2), "goal_ratio": 1.3}
+        out[logical] = {
+            "import_ms": round(handler, 1),
+            "boto3_and_clients_ms": round(floor, 1),
+            "ratio": round(handler / floor, 2),
+            "goal_ratio": 1.3,
+        }
     return out
 
 
@@ -127,5 +176,7 @@ def main() -> dict[str, object]:
 if __name__ == "__main__":
     result = main()
     Path(__file__).with_name("results").mkdir(exist_ok=True)
-    Path(__file__).with_name("results").joinpath("handlers.json").write_text(json.dumps(result, indent=2) + "\n")
+    Path(__file__).with_name("results").joinpath("handlers.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )
     print(json.dumps(result, indent=2))

@@ -17,9 +17,9 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _procs import AWS_ENV, servers  # noqa: E402
+from _procs import AWS_ENV, servers
 
-from vaultmail_dev.mails import write_big_mail  # noqa: E402
+from vaultmail_dev.mails import write_big_mail
 
 SIZE = 52_428_800  # the service limit, exactly
 CHILD = r"""
@@ -45,10 +45,21 @@ print(json.dumps({"idle_kib": idle, "peak_kib": peak, "seconds": elapsed, "send_
 
 def curl_put(emu_url: str, path: Path, sha: str) -> float:
     """Time curl sending the same bytes to a slot of the same emulator."""
-    body = {"domains": ["acme.com"], "vaults": ["ops@acme.com"], "sender": None, "size": SIZE,
-            "sha256": sha, "messageId": None, "fileName": "curl.eml"}
-    ticket = requests.post(f"{emu_url}/v1/uploads", json=body, timeout=30,
-                           headers={"x-api-key": "bench-key", "Idempotency-Key": sha}).json()
+    body = {
+        "domains": ["acme.com"],
+        "vaults": ["ops@acme.com"],
+        "sender": None,
+        "size": SIZE,
+        "sha256": sha,
+        "messageId": None,
+        "fileName": "curl.eml",
+    }
+    ticket = requests.post(
+        f"{emu_url}/v1/uploads",
+        json=body,
+        timeout=30,
+        headers={"x-api-key": "bench-key", "Idempotency-Key": sha},
+    ).json()
     slot = ticket["upload"]
     cmd = ["curl", "-sS", "-f", "-o", "/dev/null", "-T", str(path), slot["url"]]
     for k, v in slot.get("headers", {}).items():
@@ -67,12 +78,19 @@ def main() -> dict[str, object]:
         with path.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-        env = {**os.environ, **AWS_ENV, "PRIMARY_DOMAIN": "acme.com", "API_ENDPOINT_URL": emu_url,
-               "API_KEY": "bench-key", "AWS_ENDPOINT_URL": moto_url}
+        env = {
+            **os.environ,
+            **AWS_ENV,
+            "PRIMARY_DOMAIN": "acme.com",
+            "API_ENDPOINT_URL": emu_url,
+            "API_KEY": "bench-key",
+            "AWS_ENDPOINT_URL": moto_url,
+        }
         runs = []
         for _ in range(3):
-            out = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path)], env=env, capture_output=True, text=True, check=True
+            )
             runs.append(json.loads(out.stdout))
         curl = [curl_put(emu_url, path, digest.hexdigest()) for _ in range(3)]
     deltas = [(r["peak_kib"] - r["idle_kib"]) / 1024 for r in runs]
@@ -87,7 +105,7 @@ def main() -> dict[str, object]:
         "goal_rss_mib": 16,
         "rss_goal_met": max(deltas) < 16,
         "note": "client_seconds is the whole job (header block, SHA-256 pass, slot request, upload); "
-                "client_send_only_seconds is a slot request plus the streamed upload, like curl's",
+        "client_send_only_seconds is a slot request plus the streamed upload, like curl's",
     }
     return result
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from vaultmail_dev import servers
 from vaultmail_dev.emulator import Emulator
 

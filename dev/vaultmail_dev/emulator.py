@@ -311,9 +311,15 @@ class UploadRecord:
         }
 
     def copy(self) -> UploadRecord:
-        return UploadRecord(**{**self.__dict__, "vaults": list(self.vaults),
-                               "domains": list(self.domains), "keys": list(self.keys),
-                               "grants": {k: dict(v) for k, v in self.grants.items()}})
+        return UploadRecord(
+            **{
+                **self.__dict__,
+                "vaults": list(self.vaults),
+                "domains": list(self.domains),
+                "keys": list(self.keys),
+                "grants": {k: dict(v) for k, v in self.grants.items()},
+            }
+        )
 
 
 @dataclass
@@ -339,8 +345,17 @@ class FaultRule:
             return rule
         if not isinstance(data, dict):
             raise ValueError("a fault rule must be a JSON object")
-        known = {"target", "status", "action", "times", "retryAfter", "code", "message",
-                 "seconds", "afterBytes"}
+        known = {
+            "target",
+            "status",
+            "action",
+            "times",
+            "retryAfter",
+            "code",
+            "message",
+            "seconds",
+            "afterBytes",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown fault rule key(s): {', '.join(unknown)}")
@@ -383,8 +398,13 @@ class FaultRule:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"target": self.target, "times": self.times}
-        optional = {"status": self.status, "action": self.action, "retryAfter": self.retry_after,
-                    "code": self.code, "message": self.message}
+        optional = {
+            "status": self.status,
+            "action": self.action,
+            "retryAfter": self.retry_after,
+            "code": self.code,
+            "message": self.message,
+        }
         data.update({k: v for k, v in optional.items() if v is not None})
         if self.action == "delay":
             data["seconds"] = self.seconds
@@ -541,8 +561,7 @@ class Receiver:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.max_size:
-            raise ApiError(400, "EntityTooLarge",
-                           "Your proposed upload exceeds the maximum allowed size.")
+            raise ApiError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
         self.file.write(data)
         self._sha256.update(data)
         self._md5.update(data)
@@ -558,14 +577,13 @@ class Receiver:
     def check(self, size: int, sha256: str) -> None:
         """400 EntityTooSmall / EntityTooLarge / BadDigest, like S3."""
         if self.size < size:
-            raise ApiError(400, "EntityTooSmall",
-                           "Your proposed upload is smaller than the minimum allowed size.")
+            raise ApiError(
+                400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size."
+            )
         if self.size > size:
-            raise ApiError(400, "EntityTooLarge",
-                           "Your proposed upload exceeds the maximum allowed size.")
+            raise ApiError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
         if not hmac.compare_digest(self.sha256, sha256):
-            raise ApiError(400, "BadDigest",
-                           "The SHA256 you specified did not match what we received.")
+            raise ApiError(400, "BadDigest", "The SHA256 you specified did not match what we received.")
 
     def close(self) -> None:
         self.file.close()
@@ -582,9 +600,11 @@ class Receiver:
 
 class FormError(ApiError):
     def __init__(self, message: str) -> None:
-        super().__init__(400, "MalformedPOSTRequest",
-                         f"The body of your POST request is not well-formed multipart/form-data: "
-                         f"{message}")
+        super().__init__(
+            400,
+            "MalformedPOSTRequest",
+            f"The body of your POST request is not well-formed multipart/form-data: {message}",
+        )
 
 
 @dataclass(frozen=True)
@@ -645,8 +665,11 @@ def form_boundary(content_type: str | None) -> bytes:
     message["Content-Type"] = content_type or ""
     boundary = message.get_param("boundary")
     if message.get_content_type() != "multipart/form-data" or not isinstance(boundary, str):
-        raise ApiError(412, "PreconditionFailed",
-                       "The presigned POST needs Content-Type multipart/form-data with a boundary.")
+        raise ApiError(
+            412,
+            "PreconditionFailed",
+            "The presigned POST needs Content-Type multipart/form-data with a boundary.",
+        )
     if not 1 <= len(boundary) <= 200:
         raise FormError("bad boundary")
     return boundary.encode("latin-1")
@@ -771,8 +794,12 @@ class Emulator:
             return self
         server = _Server((self.host, self.port), _Handler, self)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="vaultmail-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="vaultmail-emulator",
+            daemon=True,
+        )
         self._thread.start()
         log.info("emulator listening on %s (slots: %s)", self.url, self.slot_method)
         return self
@@ -791,8 +818,9 @@ class Emulator:
     def __enter__(self) -> Emulator:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -884,8 +912,17 @@ class Emulator:
             upload_id = self._ids.setdefault(request.sha256, str(uuid.uuid4()))
             record = self._records.get(upload_id)
             if record is None:
-                record = UploadRecord(upload_id, request.sha256, [], [], None, request.size,
-                                      request.sha256, None, request.file_name)
+                record = UploadRecord(
+                    upload_id,
+                    request.sha256,
+                    [],
+                    [],
+                    None,
+                    request.size,
+                    request.sha256,
+                    None,
+                    request.file_name,
+                )
                 self._records[upload_id] = record
             record.vaults = list(vaults)
             record.domains = list(request.domains)
@@ -895,8 +932,7 @@ class Emulator:
             record.requests += 1
             expires = int(self.clock()) + self.slot_ttl
             signature = self.sign(upload_id, expires, record.size)
-            grant = Grant(upload_id, expires, record.size, record.sha256, tuple(vaults),
-                          request.file_name)
+            grant = Grant(upload_id, expires, record.size, record.sha256, tuple(vaults), request.file_name)
             same_second = record.grants.setdefault(signature, {})
             same_second.pop(grant.keys[0], None)
             same_second[grant.keys[0]] = grant
@@ -930,8 +966,9 @@ class Emulator:
                 raise ApiError(403, "AccessDenied", "Unknown or revoked upload slot.")
             return record.copy()
 
-    def verify(self, record: UploadRecord, expires: str | None, signature: str | None,
-               key: str | None = None) -> Grant:
+    def verify(
+        self, record: UploadRecord, expires: str | None, signature: str | None, key: str | None = None
+    ) -> Grant:
         """The slot a request was signed for; 403 on a missing, wrong or expired signature.
 
         ``key`` is the key field of a POST slot (a PUT slot has none).
@@ -944,9 +981,11 @@ class Emulator:
             raise ApiError(403, "AccessDenied", "Invalid expires.") from None
         expected = self.sign(record.upload_id, when, record.size)
         if not hmac.compare_digest(expected, signature):
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature "
-                           "you provided.")
+            raise ApiError(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
         if self.clock() > when:
             raise ApiError(403, "AccessDenied", "Request has expired")
         grants = record.grants.get(signature)
@@ -965,8 +1004,12 @@ class Emulator:
         try:
             self._put(keys[0], received.file, grant)
             for key in keys[1:]:
-                self._s3.copy_object(Bucket=self.bucket, Key=key, MetadataDirective="COPY",
-                                     CopySource={"Bucket": self.bucket, "Key": keys[0]})
+                self._s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    MetadataDirective="COPY",
+                    CopySource={"Bucket": self.bucket, "Key": keys[0]},
+                )
         except (ClientError, BotoCoreError) as exc:
             log.warning("emulator: storing upload %s failed: %s", grant.upload_id, exc)
             raise ApiError(500, "InternalError", "We encountered an internal error.") from exc
@@ -975,16 +1018,20 @@ class Emulator:
             if live is not None:
                 live.stores += 1
                 live.keys = list(dict.fromkeys([*live.keys, *keys]))
-        log.info("emulator: stored upload %s (%d bytes, %d vaults)", grant.upload_id,
-                 grant.size, len(keys))
+        log.info("emulator: stored upload %s (%d bytes, %d vaults)", grant.upload_id, grant.size, len(keys))
         return Stored(keys=keys, etag=received.etag)
 
     def _put(self, key: str, data: IO[bytes], grant: Grant) -> None:
         def put() -> None:
             data.seek(0)
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentLength=grant.size,
-                                ContentType=MAIL_CONTENT_TYPE,
-                                Metadata={"sha256": grant.sha256, "upload-id": grant.upload_id})
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentLength=grant.size,
+                ContentType=MAIL_CONTENT_TYPE,
+                Metadata={"sha256": grant.sha256, "upload-id": grant.upload_id},
+            )
 
         try:
             put()
@@ -1012,8 +1059,11 @@ def _s3_client(endpoint_url: str) -> S3Client:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             aws_session_token="testing",
-            config=Config(max_pool_connections=32, retries={"max_attempts": 3, "mode": "standard"},
-                          s3={"addressing_style": "path"}),
+            config=Config(
+                max_pool_connections=32,
+                retries={"max_attempts": 3, "mode": "standard"},
+                s3={"addressing_style": "path"},
+            ),
         )
 
 
@@ -1030,8 +1080,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
-                 emulator: Emulator) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: Emulator
+    ) -> None:
         self.emulator = emulator
         self._live: set[socket.socket] = set()
         self._live_lock = threading.Lock()
@@ -1137,22 +1188,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._uploads()
         elif path.startswith(SLOTS_PREFIX):
             self._only(method, "POST", "PUT")
-            self._slot(path[len(SLOTS_PREFIX):])
+            self._slot(path[len(SLOTS_PREFIX) :])
         elif path.startswith(CONTROL_PREFIX):
-            self._control(path[len(CONTROL_PREFIX):], method)
+            self._control(path[len(CONTROL_PREFIX) :], method)
         else:
             raise ApiError(404, "NotFound", "no such resource")
 
     @staticmethod
     def _only(method: str, *allowed: str) -> None:
         if method not in allowed:
-            raise ApiError(405, "MethodNotAllowed", f"use {' or '.join(allowed)}",
-                           headers={"Allow": ", ".join(allowed)})
+            raise ApiError(
+                405, "MethodNotAllowed", f"use {' or '.join(allowed)}", headers={"Allow": ", ".join(allowed)}
+            )
 
     # -- answers
 
-    def _respond(self, status: int, body: bytes = b"", content_type: str | None = None,
-                 headers: Mapping[str, str] | None = None, *, close: bool = False) -> None:
+    def _respond(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
         unread = not self._settle_body()
         self.send_response(status)
         if content_type and body:
@@ -1170,17 +1229,20 @@ class _Handler(BaseHTTPRequestHandler):
         if unread:
             self._linger()
 
-    def _send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None
-                   ) -> None:
+    def _send_json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
         self._respond(status, body, "application/json", headers)
 
     def _send_error(self, err: ApiError) -> None:
         if self._flavour == "xml":
             body = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>' + escape(err.code)
-                + "</Code><Message>" + escape(err.message) + "</Message><RequestId>"
-                + uuid.uuid4().hex[:16].upper() + "</RequestId></Error>"
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'
+                + escape(err.code)
+                + "</Code><Message>"
+                + escape(err.message)
+                + "</Message><RequestId>"
+                + uuid.uuid4().hex[:16].upper()
+                + "</RequestId></Error>"
             ).encode()
             content_type = "application/xml"
         else:
@@ -1271,15 +1333,21 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body
         assert body is not None
         if body.chunked:
-            raise ApiError(501, "NotImplemented",
-                           "A header you provided implies functionality that is not implemented: "
-                           "Transfer-Encoding", close=True)
+            raise ApiError(
+                501,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented: Transfer-Encoding",
+                close=True,
+            )
         if not body.declared:
-            raise ApiError(411, "MissingContentLength",
-                           "You must provide the Content-Length HTTP header.")
+            raise ApiError(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
         if self.command != emulator.slot_method:
-            raise ApiError(405, "MethodNotAllowed", f"this slot takes {emulator.slot_method}",
-                           headers={"Allow": emulator.slot_method})
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                f"this slot takes {emulator.slot_method}",
+                headers={"Allow": emulator.slot_method},
+            )
         if not _UPLOAD_ID_RE.fullmatch(upload_id):
             raise ApiError(403, "AccessDenied", "Unknown or revoked upload slot.")
         record = emulator.lookup(upload_id)
@@ -1297,8 +1365,9 @@ class _Handler(BaseHTTPRequestHandler):
         grant = emulator.verify(record, _single(query, "expires"), _single(query, "signature"))
         for name, value in emulator.put_headers(grant.sha256).items():
             if self.headers.get(name) != value:
-                raise ApiError(403, "SignatureDoesNotMatch",
-                               f"The signed header {name} is missing or has another value.")
+                raise ApiError(
+                    403, "SignatureDoesNotMatch", f"The signed header {name} is missing or has another value."
+                )
         body = self._body
         assert body is not None and body.length is not None
         if body.length != grant.size:
@@ -1316,12 +1385,12 @@ class _Handler(BaseHTTPRequestHandler):
         assert body is not None and body.length is not None
         boundary = form_boundary(self.headers.get("Content-Type"))
         if body.length > record.size + MAX_FORM_OVERHEAD:
-            raise ApiError(400, "EntityTooLarge",
-                           "Your proposed upload exceeds the maximum allowed size.")
+            raise ApiError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
         form = FormReader(body, boundary)
         fields = self._read_fields(form)
-        grant = emulator.verify(record, fields.get(EXPIRES_FIELD), fields.get(SIGNATURE_FIELD),
-                                key=fields["key"])
+        grant = emulator.verify(
+            record, fields.get(EXPIRES_FIELD), fields.get(SIGNATURE_FIELD), key=fields["key"]
+        )
         with Receiver(grant.size) as received:
             form.read_body(received.write)
             if form.next_part() is not None:
@@ -1337,8 +1406,9 @@ class _Handler(BaseHTTPRequestHandler):
             if part.name == "file":
                 missing = [n for n in ("key", EXPIRES_FIELD, SIGNATURE_FIELD) if n not in fields]
                 if missing:
-                    raise ApiError(400, "InvalidArgument",
-                                   f"Missing form field(s) before the file: {', '.join(missing)}")
+                    raise ApiError(
+                        400, "InvalidArgument", f"Missing form field(s) before the file: {', '.join(missing)}"
+                    )
                 return fields
             fields[part.name] = form.read_value()
         raise ApiError(400, "InvalidArgument", "POST requires exactly one file upload per request.")
@@ -1358,8 +1428,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, emulator.hits)
         elif name == "health":
             self._only(method, "GET")
-            self._send_json(200, {"ok": True, "slotMethod": emulator.slot_method,
-                                  "domains": sorted(emulator.domains), "bucket": emulator.bucket})
+            self._send_json(
+                200,
+                {
+                    "ok": True,
+                    "slotMethod": emulator.slot_method,
+                    "domains": sorted(emulator.domains),
+                    "bucket": emulator.bucket,
+                },
+            )
         elif name == "faults":
             self._only(method, "GET", "POST", "DELETE")
             self._faults(method)
@@ -1398,28 +1475,40 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m vaultmail_dev.emulator",
         description="Local emulator of the Active Store upload API (v1), storing into moto S3. "
-                    "Prints its URL on standard output, then serves until killed.",
+        "Prints its URL on standard output, then serves until killed.",
     )
     parser.add_argument("--moto-url", required=True, help="base URL of the S3 emulator (moto)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
-    parser.add_argument("--domains", default=",".join(DEFAULT_DOMAINS),
-                        help="comma-separated primary domains (default acme.com)")
+    parser.add_argument(
+        "--domains",
+        default=",".join(DEFAULT_DOMAINS),
+        help="comma-separated primary domains (default acme.com)",
+    )
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the accepted x-api-key")
-    parser.add_argument("--slot-method", type=str.upper, choices=("PUT", "POST"), default="POST",
-                        help="kind of upload slot to hand out (default POST)")
+    parser.add_argument(
+        "--slot-method",
+        type=str.upper,
+        choices=("PUT", "POST"),
+        default="POST",
+        help="kind of upload slot to hand out (default POST)",
+    )
     parser.add_argument("--bucket", default=DEFAULT_BUCKET, help="bucket of the active store")
     parser.add_argument("--slot-ttl", type=int, default=900, help="slot lifetime in seconds")
-    parser.add_argument("--public-url", default=None,
-                        help="base URL put in slots (default: from the request's Host header)")
+    parser.add_argument(
+        "--public-url", default=None, help="base URL put in slots (default: from the request's Host header)"
+    )
     parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     emulator = Emulator(
         args.moto_url,
         domains=[d for d in args.domains.split(",") if d.strip()],

@@ -51,21 +51,38 @@ def main() -> int:
     try:
         func = getattr(importlib.import_module(module_name), func_name)
     except Exception as exc:
-        proto.write(json.dumps({"ready": False, "errorType": type(exc).__name__,
-                                "errorMessage": str(exc), "stackTrace": traceback.format_exc()}) + "\n")
+        proto.write(
+            json.dumps(
+                {
+                    "ready": False,
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exc(),
+                }
+            )
+            + "\n"
+        )
         return 1
     proto.write(json.dumps({"ready": True, "initMs": (time.perf_counter() - started) * 1000}) + "\n")
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", module_name)
     for line in sys.stdin:
         request = json.loads(line)
-        context = Context(name, float(request.get("timeout", 180)), int(request.get("memory", 128)),
-                          request.get("requestId") or str(uuid.uuid4()))
+        context = Context(
+            name,
+            float(request.get("timeout", 180)),
+            int(request.get("memory", 128)),
+            request.get("requestId") or str(uuid.uuid4()),
+        )
         try:
             result = func(request["event"], context)
             answer = {"ok": True, "result": result}
         except Exception as exc:  # an unhandled error, as Lambda reports it
-            answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc),
-                      "stackTrace": traceback.format_exc().splitlines()}
+            answer = {
+                "ok": False,
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_exc().splitlines(),
+            }
         proto.write(json.dumps(answer, default=str) + "\n")
     return 0
 

@@ -56,8 +56,9 @@ class Invocation:
 class FunctionRunner:
     """A warm execution environment for one function (restarted if it dies)."""
 
-    def __init__(self, spec: FunctionSpec, python: str, deps_dir: Path, sqs: Any = None,
-                 log_file: Path | None = None) -> None:
+    def __init__(
+        self, spec: FunctionSpec, python: str, deps_dir: Path, sqs: Any = None, log_file: Path | None = None
+    ) -> None:
         self.spec = spec
         self.python = python
         self.deps_dir = deps_dir
@@ -71,22 +72,40 @@ class FunctionRunner:
     def _start(self) -> subprocess.Popen[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(self.spec.environment)
-        env.update({"AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
-                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory),
-                    "LAMBDA_TASK_ROOT": str(self.spec.code_dir)})
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory),
+                "LAMBDA_TASK_ROOT": str(self.spec.code_dir),
+            }
+        )
         stderr: Any = open(self.log_file, "a") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         proc = subprocess.Popen(
-            [self.python, "-I", str(WORKER), str(self.spec.code_dir), str(self.spec.layer_dir),
-             str(self.deps_dir), self.spec.handler],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+            [
+                self.python,
+                "-I",
+                str(WORKER),
+                str(self.spec.code_dir),
+                str(self.spec.layer_dir),
+                str(self.deps_dir),
+                self.spec.handler,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
         )
         assert proc.stdout is not None
         hello = json.loads(proc.stdout.readline() or '{"ready": false, "errorMessage": "worker died"}')
         if not hello.get("ready"):
             proc.kill()
-            raise InvokeError({"errorType": hello.get("errorType", "InitError"),
-                               "errorMessage": f"init of {self.spec.logical_id} failed: "
-                                               f"{hello.get('errorMessage')}"})
+            raise InvokeError(
+                {
+                    "errorType": hello.get("errorType", "InitError"),
+                    "errorMessage": f"init of {self.spec.logical_id} failed: {hello.get('errorMessage')}",
+                }
+            )
         self.init_ms = hello.get("initMs")
         return proc
 
@@ -97,8 +116,12 @@ class FunctionRunner:
                 self._proc = self._start()
             proc = self._proc
             assert proc.stdin is not None and proc.stdout is not None
-            request = {"event": event, "timeout": self.spec.timeout, "memory": self.spec.memory,
-                       "requestId": str(uuid.uuid4())}
+            request = {
+                "event": event,
+                "timeout": self.spec.timeout,
+                "memory": self.spec.memory,
+                "requestId": str(uuid.uuid4()),
+            }
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.flush()
             line = proc.stdout.readline()
@@ -125,8 +148,10 @@ class FunctionRunner:
                 if retry_delay:
                     time.sleep(retry_delay)
         if self.sqs is not None and self.spec.dlq_url:
-            self.sqs.send_message(QueueUrl=self.spec.dlq_url,
-                                  MessageBody=json.dumps(destination_record(self.spec, event, inv, last)))
+            self.sqs.send_message(
+                QueueUrl=self.spec.dlq_url,
+                MessageBody=json.dumps(destination_record(self.spec, event, inv, last)),
+            )
             inv.dead_lettered = True
         return inv
 
@@ -141,8 +166,9 @@ class FunctionRunner:
             self._proc = None
 
 
-def destination_record(spec: FunctionSpec, event: dict[str, Any], inv: Invocation,
-                       error: dict[str, Any]) -> dict[str, Any]:
+def destination_record(
+    spec: FunctionSpec, event: dict[str, Any], inv: Invocation, error: dict[str, Any]
+) -> dict[str, Any]:
     """Lambda's OnFailure destination record for an asynchronous invocation."""
     return {
         "version": "1.0",

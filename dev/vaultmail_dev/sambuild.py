@@ -60,8 +60,14 @@ def find_python313() -> str | None:
 
 def _runs(python: str) -> bool:
     try:
-        return subprocess.run([python, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
-                              capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run(
+                [python, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -92,11 +98,19 @@ def build(python: str, *, build_dir: Path = BUILD_DIR, force: bool = False) -> P
     env["PATH"] = f"{Path(python).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("SAM_CLI_TELEMETRY", "0")
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    cmd = [sam_executable(), "build", "--template", str(ROOT / "template.yaml"),
-           "--build-dir", str(build_dir)]
+    cmd = [
+        sam_executable(),
+        "build",
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--build-dir",
+        str(build_dir),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if proc.returncode != 0:
-        raise BuildError(f"sam build failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise BuildError(
+            f"sam build failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     stamp.write_text(fingerprint)
     return build_dir
 
@@ -111,9 +125,20 @@ def runtime_deps(python: str, *, target: Path = DEPS_DIR) -> Path:
         return target
     shutil.rmtree(target, ignore_errors=True)
     proc = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target",
-         str(target), f"boto3=={wanted['boto3']}"],
-        capture_output=True, text=True, timeout=600,
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            f"boto3=={wanted['boto3']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         raise BuildError(f"installing boto3 for {python} failed:\n{proc.stderr[-2000:]}")
@@ -127,8 +152,11 @@ def prepare(*, allow_source_fallback: bool = True, log: object = None) -> Build:
     if python is None:
         if not allow_source_fallback:
             raise BuildError("python3.13 not found (PATH or pyenv): cannot sam build")
-        print("WARNING: python3.13 not found on PATH or in pyenv: running the functions from the "
-              f"SOURCE TREE on {sys.version.split()[0]}, not from the sam build output", file=sys.stderr)
+        print(
+            "WARNING: python3.13 not found on PATH or in pyenv: running the functions from the "
+            f"SOURCE TREE on {sys.version.split()[0]}, not from the sam build output",
+            file=sys.stderr,
+        )
         site = Path(next(p for p in sys.path if p.endswith("site-packages")))
         return Build(ROOT, sys.executable, site, from_source=True)
     return Build(build(python), python, runtime_deps(python))

@@ -55,8 +55,9 @@ class _Stoppable:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -167,7 +168,9 @@ def spawn_moto(
     url = f"http://{url_host}:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     _wait_http(f"{url}/moto-api/", process, startup_timeout)
     return ServerProcess(process=process, url=url)
@@ -186,13 +189,21 @@ def spawn_emulator(
 ) -> ServerProcess:
     """Run ``python -m vaultmail_dev.emulator`` in a child process; its URL is its first line."""
     command = [
-        sys.executable, "-m", "vaultmail_dev.emulator",
-        "--moto-url", moto_url,
-        "--host", host,
-        "--port", str(port),
-        "--domains", ",".join(domains),
-        "--api-key", api_key,
-        "--slot-method", slot_method,
+        sys.executable,
+        "-m",
+        "vaultmail_dev.emulator",
+        "--moto-url",
+        moto_url,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--domains",
+        ",".join(domains),
+        "--api-key",
+        api_key,
+        "--slot-method",
+        slot_method,
         *extra_args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -10,6 +10,7 @@ schedule fired.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -48,7 +49,7 @@ PARAMETERS = {
 def load_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
     from samcli.yamlhelper import yaml_parse
 
-    return yaml_parse(path.read_text())  # type: ignore[no-any-return]
+    return yaml_parse(path.read_text())
 
 
 @dataclass
@@ -179,12 +180,10 @@ class LocalStack:
         for runner in self.runners.values():
             runner.close()
         while self._closers:
-            try:
+            with contextlib.suppress(Exception):  # best effort on the way out
                 self._closers.pop()()
-            except Exception:  # best effort on the way out
-                pass
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:
         return self.session.client(service, endpoint_url=self.moto.url)
 
     # -- resources --------------------------------------------------------------------
@@ -204,14 +203,14 @@ class LocalStack:
         for identity in {self.parameters["NotifyFrom"], self.parameters["AdminEmail"]}:
             ses.verify_email_identity(EmailAddress=identity)
 
-        for logical, res in self.resources("AWS::SQS::Queue").items():
+        for logical in self.resources("AWS::SQS::Queue"):
             name = f"vaultmail-{logical}"
             url = sqs.create_queue(QueueName=name)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
             physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
-        for logical, res in self.resources("AWS::SNS::Topic").items():
+        for logical in self.resources("AWS::SNS::Topic"):
             arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
             physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": f"vaultmail-{logical}"}
         for logical, res in self.resources("AWS::S3::Bucket").items():

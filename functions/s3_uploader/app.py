@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from vaultmail import runtime
 from vaultmail.errors import VaultmailError
 from vaultmail.jobs import Job
@@ -43,8 +44,16 @@ def _job(
 def _notification_jobs(event: dict[str, Any]) -> list[Job | None]:
     if "detail-type" in event:
         detail = S3EventBridgeNotificationEvent(event).detail
-        obj = detail.object
-        return [_job(detail.bucket.name, obj.key, version=obj.version_id, etag=obj.etag, size=obj.size)]
+        bridged = detail.object  # Powertools URL-decodes this key
+        return [
+            _job(
+                detail.bucket.name,
+                bridged.key,
+                version=bridged.version_id,
+                etag=bridged.etag,
+                size=bridged.size,
+            )
+        ]
     jobs: list[Job | None] = []
     for record in S3Event(event).records:
         if not record.event_name.startswith("ObjectCreated"):

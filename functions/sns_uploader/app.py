@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from vaultmail import runtime
 from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Skip, from_sns_message

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
+
 from vaultmail_dev.emulator import Emulator
 from vaultmail_dev.servers import MotoHandle, spawn_emulator
 

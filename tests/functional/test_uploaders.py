@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from vaultmail.errors import UploadFailed
 from vaultmail_dev.mails import mail
 from vaultmail_dev.stack import sns_event

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from vaultmail import headers as hdr
 from vaultmail.errors import NoPrimaryDomainRecipient, NotAMail, VaultmailError
 from vaultmail.headers import (

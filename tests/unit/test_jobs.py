@@ -23,7 +23,9 @@ def test_raw_mail() -> None:
 
 
 def test_envelope_mail_with_recipients_and_sender() -> None:
-    job = parse(json.dumps({"mail": MAIL, "recipients": ["a@acme.com", "b@acme.com"], "sender": "s@acme.com"}))
+    job = parse(
+        json.dumps({"mail": MAIL, "recipients": ["a@acme.com", "b@acme.com"], "sender": "s@acme.com"})
+    )
     assert isinstance(job, Job)
     assert job.recipients == ("a@acme.com", "b@acme.com") and job.sender == "s@acme.com"
 

@@ -17,7 +17,7 @@ class FakeS3:
         self.served = 0
         self.ranges: list[str] = []
 
-    def get_object(self, *, Bucket: str, Key: str, Range: str, **kw: Any) -> dict[str, Any]:  # noqa: N803
+    def get_object(self, *, Bucket: str, Key: str, Range: str, **kw: Any) -> dict[str, Any]:
         m = re.fullmatch(r"bytes=(\d+)-(\d+)", Range)
         assert m
         start, end = int(m.group(1)), int(m.group(2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from vaultmail.errors import InvalidRecipient, NoPrimaryDomainRecipient
 from vaultmail.headers import MailHeaders, read_headers
 from vaultmail.vaults import Selection, parse_ids, select_vaults

@@ -33,7 +33,7 @@ def payload_of(body: str) -> dict[str, Any]:
     except ValueError:
         raise InvalidEvent("a dead-letter message that is not JSON") from None
     if isinstance(record, dict) and isinstance(record.get("requestPayload"), dict):
-        return record["requestPayload"]  # type: ignore[no-any-return]
+        return record["requestPayload"]
     if isinstance(record, dict) and ("Records" in record or "detail-type" in record):
         return record
     raise InvalidEvent("a dead-letter message without requestPayload")

@@ -7,22 +7,27 @@ import time beyond creating the Logger and Metrics objects; clients are made on 
 
 from __future__ import annotations
 
+import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .errors import ApiKeyRefused, VaultmailError
-from .jobs import Job
 from .settings import get_settings
-from .uploader import Outcome, Uploader
+
+if TYPE_CHECKING:  # the uploaders' modules (and requests) load on first use, not for the scanner
+    from .jobs import Job
+    from .uploader import Outcome, Uploader
 
 IDEMPOTENCY_TTL = 7 * 24 * 3600  # a duplicate or replayed event within a week uploads nothing
 
-logger = Logger(service="vaultmail")
-metrics = Metrics(namespace="Vaultmail", service="vaultmail")
+# Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE
+# (the template sets both); the defaults keep local runs and tests working without them.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "vaultmail"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Vaultmail"))
 copy_config_to_registered_loggers(source_logger=logger, include={"vaultmail"})
 
 
@@ -43,6 +48,7 @@ def _clients(service: str, boto3: Any) -> Any:
 def uploader() -> Uploader:
     from .client import UploadClient
     from .secrets import api_key
+    from .uploader import Uploader
 
     settings = get_settings()
     settings.require("primary_domains", "api_endpoint_url")
@@ -79,6 +85,8 @@ def start(context: Any) -> None:
 
 def process(job: Job) -> Outcome:
     """Archive one job exactly once; record the outcome; re-raise transient errors."""
+    from .uploader import Outcome
+
     run_once, _ = _idempotent_run()
     logger.append_keys(origin=job.origin)
     try:

@@ -22,12 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    from . import inspect, replay, upload
-
-    try:  # TEMPORARY while scan is written
-        from . import scan
-    except ImportError:
-        scan = None  # type: ignore[assignment]
+    from . import inspect, replay, scan, upload
 
     parser = ArgumentParser(
         prog="vaultmail",
@@ -39,8 +34,7 @@ def build_parser() -> ArgumentParser:
     upload.register(subparsers)
     inspect.register(subparsers)
     replay.register(subparsers)
-    if scan is not None:
-        scan.register(subparsers)
+    scan.register(subparsers)
     return parser
 
 

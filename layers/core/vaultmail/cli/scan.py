@@ -1,0 +1,224 @@
+"""``vaultmail scan``: the oversize scan from a shell, with SES Woomera's flags.
+
+    vaultmail scan --bucket B [--prefix P]... [--threshold-mb N] [--dry-run] [--json]
+                   [-r REGION] [-e PROCESSED_EMAILS_KEY] [-a ADMIN_EMAIL]
+
+Other settings come from the environment (NOTIFY_FROM, STATE_TABLE, LINK_EXPIRY_SECONDS,
+SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, ...); flags override them. Exit codes:
+0 ok, 1 unexpected error, 3 bad arguments or configuration, 5 a notice failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import EXIT_OK, EXIT_UPLOAD_FAILED, ConfigurationError, InvalidArguments
+from ..notices import human_size
+from ..scanner import MailOutcome, Scanner, ScanResult, import_woomera, load_woomera
+from ..settings import Settings
+
+MIB = 1 << 20
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "scan",
+        help="notify the recipients of mails over the size limit (SES Woomera's job)",
+        description="List the mail bucket, find mails at or over the size threshold, and send each "
+        "mail's intended recipients one notice with a download link (once, ever). Settings not given "
+        "as flags come from the environment (NOTIFY_FROM, STATE_TABLE, LINK_EXPIRY_SECONDS, "
+        "SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, SCAN_SUFFIXES, ...). "
+        "Exit codes: 0 ok, 1 unexpected error, 3 bad arguments or configuration, 5 a notice failed.",
+    )
+    p.add_argument("-b", "--bucket", help="the mail bucket (default: MAIL_BUCKET)")
+    p.add_argument(
+        "-p",
+        "--prefix",
+        action="append",
+        dest="prefixes",
+        metavar="PREFIX",
+        help="key prefix to scan; repeat for several (default: SCAN_PREFIXES, else the whole bucket)",
+    )
+    p.add_argument(
+        "--threshold-mb",
+        type=float,
+        metavar="N",
+        help="size threshold in MB of 1,048,576 bytes (default: SIZE_THRESHOLD_BYTES, else 10)",
+    )
+    p.add_argument(
+        "--suffix",
+        action="append",
+        dest="suffixes",
+        metavar="SUFFIX",
+        help="key suffix of mail objects; repeat for several (default: SCAN_SUFFIXES, else .eml)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would be notified; send and record nothing"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    p.add_argument("-r", "--region", help="AWS region (default: the standard AWS configuration)")
+    p.add_argument(
+        "-e",
+        "--processedEmails",
+        dest="processed_emails",
+        metavar="KEY",
+        help="key of an SES Woomera processedEmails.json in the bucket: mark those mails notified first",
+    )
+    p.add_argument("-a", "--adminEmail", dest="admin_email", help="send run statistics here (ADMIN_EMAIL)")
+    p.add_argument(
+        "--notify-from", dest="notify_from", help="verified SES sender of the notices (NOTIFY_FROM)"
+    )
+    p.add_argument("--state-table", dest="state_table", help="DynamoDB state table (STATE_TABLE)")
+    p.add_argument(
+        "-k",
+        "--accessKey",
+        dest="access_key",
+        help="AWS access key id (discouraged: use the credential chain)",
+    )
+    p.add_argument(
+        "-s",
+        "--secretKey",
+        dest="secret_key",
+        help="AWS secret access key (discouraged: use the credential chain)",
+    )
+    p.set_defaults(func=run)
+
+
+def settings_from(args: argparse.Namespace, env: Settings | None = None) -> Settings:
+    """The environment's settings with the command line's overrides."""
+    settings = env or Settings.from_env()
+    changes: dict[str, object] = {}
+    if args.bucket:
+        changes["mail_bucket"] = args.bucket
+    if args.prefixes:
+        changes["scan_prefixes"] = tuple(dict.fromkeys(args.prefixes))
+    if args.suffixes:
+        changes["scan_suffixes"] = tuple(s for s in args.suffixes if s)
+    if args.threshold_mb is not None:
+        if args.threshold_mb <= 0:
+            raise InvalidArguments("--threshold-mb must be more than 0")
+        changes["size_threshold_bytes"] = max(1, round(args.threshold_mb * MIB))
+    if args.admin_email:
+        changes["admin_email"] = args.admin_email
+    if args.notify_from:
+        changes["notify_from"] = args.notify_from
+    if args.state_table:
+        changes["state_table"] = args.state_table
+    settings = settings.with_overrides(**changes) if changes else settings
+    required = ["mail_bucket"] if args.dry_run else ["mail_bucket", "notify_from", "state_table"]
+    missing = [n for n in required if not getattr(settings, n)]
+    if missing:
+        names = {
+            "mail_bucket": "--bucket or MAIL_BUCKET",
+            "notify_from": "NOTIFY_FROM",
+            "state_table": "STATE_TABLE",
+        }
+        raise ConfigurationError("missing setting(s): " + ", ".join(names[n] for n in missing))
+    return settings
+
+
+def session_from(args: argparse.Namespace) -> Any:
+    import boto3
+
+    if args.access_key or args.secret_key:
+        print(
+            "vaultmail: warning: -k/--accessKey and -s/--secretKey put a secret on the command line; "
+            "prefer the standard AWS credential chain (AWS_PROFILE, environment, SSO, instance role)",
+            file=sys.stderr,
+        )
+        if not (args.access_key and args.secret_key):
+            raise InvalidArguments("-k/--accessKey and -s/--secretKey go together")
+        return boto3.session.Session(
+            aws_access_key_id=args.access_key, aws_secret_access_key=args.secret_key, region_name=args.region
+        )
+    return boto3.session.Session(region_name=args.region)
+
+
+COLUMNS = ("status", "size", "sends", "recipients", "key", "subject")
+
+
+def _row(outcome: MailOutcome) -> tuple[str, ...]:
+    recipients = ", ".join(outcome.recipients[:3]) + (
+        f" (+{len(outcome.recipients) - 3})" if len(outcome.recipients) > 3 else ""
+    )
+    return (
+        outcome.status,
+        human_size(outcome.size),
+        str(outcome.notices),
+        recipients or "-",
+        outcome.key,
+        (outcome.subject or outcome.error or "")[:60],
+    )
+
+
+def _table(outcomes: list[MailOutcome]) -> str:
+    rows = [COLUMNS, *(_row(o) for o in outcomes)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + r[-1] for r in rows
+    )
+
+
+def _summary(result: ScanResult, dry_run: bool) -> str:
+    s = result.stats
+    head = "dry run: " if dry_run else ""
+    would = sum(1 for o in result.outcomes if o.status == "would-notify")
+    done = f"{would} would be notified" if dry_run else f"{s.notified} notified"
+    text = (
+        f"{head}{s.scanned} objects, {s.oversize} oversize ({human_size(s.oversize_bytes)}): {done}, "
+        f"{s.already_notified} already notified, {s.in_progress} in progress, {s.failed} failed, "
+        f"{s.no_recipients} without recipients, {s.unreadable} unreadable; "
+        f"{s.bytes_read:,} bytes read"
+    )
+    if not result.complete:
+        text += "; stopped early (the next run resumes)"
+    if result.stopped_sending:
+        text += f"; stopped sending: {result.stopped_sending}"
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import NoRegionError
+
+    settings = settings_from(args)
+    session = session_from(args)
+    try:
+        scanner = Scanner.from_settings(settings, session=session)
+    except NoRegionError:
+        raise ConfigurationError("no AWS region: give -r/--region or set AWS_REGION") from None
+    assume: frozenset[str] = frozenset()
+    if args.processed_emails:
+        entries = load_woomera(scanner.s3, scanner.bucket, args.processed_emails)
+        if args.dry_run or scanner.state is None:
+            assume = frozenset(entries)
+            print(f"vaultmail: {len(entries)} mails listed by Woomera treated as notified", file=sys.stderr)
+        else:
+            imported = import_woomera(scanner.s3, scanner.state, scanner.bucket, entries)
+            print(
+                f"vaultmail: Woomera import: {imported.entries} entries, {imported.imported} imported, "
+                f"{imported.existing} already known, {imported.missing} objects gone",
+                file=sys.stderr,
+            )
+
+    shown: list[MailOutcome] = []
+
+    def on_outcome(outcome: MailOutcome) -> None:
+        if args.json:
+            print(json.dumps(outcome.as_dict(), ensure_ascii=False), flush=True)
+        else:
+            shown.append(outcome)
+
+    result = scanner.run(dry_run=args.dry_run, assume_notified=assume, on_outcome=on_outcome)
+    if not args.json:
+        if shown:
+            print(_table(shown))
+        elif args.dry_run:
+            print("nothing to notify")
+    else:
+        print(json.dumps({"summary": result.as_dict(), "dryRun": bool(args.dry_run)}), flush=True)
+    print(f"vaultmail: {_summary(result, args.dry_run)}", file=sys.stderr)
+    sys.stdout.flush()
+    return EXIT_UPLOAD_FAILED if result.any_failed else EXIT_OK

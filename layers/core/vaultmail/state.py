@@ -1,0 +1,364 @@
+"""DynamoDB adapter for the scanner's notification state. Takes its client as argument.
+
+The table is the one the uploaders use for Powertools idempotency (partition key ``id`` (S),
+TTL attribute ``expiration`` (N, epoch seconds)); the scanner's items have their own id
+prefixes so they never meet Powertools' items:
+
+``notice#<bucket>#<key>#<etag>``
+    One oversize mail. ``status`` is ``claimed`` while a run sends its notice (``owner``,
+    ``leaseUntil``: a claim whose lease has passed belongs to a crashed run and may be taken
+    over), ``failed`` after a send failed (the next run retries), ``notified`` once every
+    recipient was told (kept for good: no ``expiration``, so nobody is told twice).
+    ``sent`` (a string set) holds the recipients already told, so that a retry after a
+    partial send (a mail with more than 50 recipients) tells only the others.
+``cursor#<bucket>#<prefix>``
+    Where a run cut short by the Lambda deadline stopped listing (``startAfter``).
+
+Every write that matters is conditional, so overlapping runs cannot both claim a mail.
+AWS errors are converted here, where they arise: a missing table or a refused permission is a
+:class:`~vaultmail.errors.ConfigurationError`, anything else a (transient) ``StateError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ConfigurationError, StateError
+
+CLAIMED = "claimed"
+FAILED = "failed"
+NOTIFIED = "notified"
+DEFAULT_LEASE_SECONDS = 1800  # longer than any Lambda invocation (900 s) plus a margin
+CLAIM_RETENTION = 90 * 24 * 3600  # TTL of a claim or failed item (refreshed by each claim)
+CURSOR_RETENTION = 30 * 24 * 3600  # TTL of a cursor: a forgotten one only costs a full listing
+BATCH_GET_MAX = 100
+
+
+class LeaseLost(StateError):
+    """Our claim was taken over by another run (our lease had expired): stop working on it."""
+
+    reason = "LeaseLost"
+    transient = False
+
+
+def notice_id(bucket: str, key: str, etag: str | None) -> str:
+    """The state item id of one mail object (its ETag pins the content)."""
+    return f"notice#{bucket}#{key}#{(etag or '').strip(chr(34))}"
+
+
+def cursor_id(bucket: str, prefix: str) -> str:
+    return f"cursor#{bucket}#{prefix}"
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the table says about one mail."""
+
+    id: str
+    status: str
+    lease_until: int = 0
+    notified_at: str | None = None
+    sent: frozenset[str] = frozenset()
+
+    def busy(self, now: float) -> bool:
+        """Claimed by a run whose lease has not expired yet."""
+        return self.status == CLAIMED and self.lease_until > now
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim this run holds on one mail."""
+
+    id: str
+    owner: str
+    lease_until: int
+    attempts: int = 1
+    sent: frozenset[str] = field(default_factory=frozenset)
+
+
+_CONFIG = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
+
+
+@contextmanager
+def _converted(what: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _CONFIG:  # no such table, or no permission: fix STATE_TABLE or the role
+            raise ConfigurationError(f"state table (STATE_TABLE): {what}: {code}") from exc
+        raise StateError(f"state table: {what}: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise StateError(f"state table: {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _record(item: Mapping[str, Any]) -> Record:
+    return Record(
+        id=item["id"]["S"],
+        status=item.get("status", {}).get("S", ""),
+        lease_until=int(item.get("leaseUntil", {}).get("N", "0")),
+        notified_at=item.get("notifiedAt", {}).get("S"),
+        sent=frozenset(item.get("sent", {}).get("SS", ())),
+    )
+
+
+class NotificationState:
+    """Claims, completions and cursors in the state table."""
+
+    def __init__(self, dynamodb: Any, table: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = dynamodb
+        self.table = table
+        self.clock = clock
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
+        """The records of ``ids`` that exist (strongly consistent BatchGetItem, 100 at a time)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Record] = {}
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [{"id": {"S": i}} for i in wanted[start : start + BATCH_GET_MAX]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(8):
+                with _converted("BatchGetItem"):
+                    resp = self.db.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self.table, []):
+                    record = _record(item)
+                    found[record.id] = record
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise StateError("state table: BatchGetItem left keys unprocessed after 8 attempts")
+        return found
+
+    def get(self, item_id: str) -> Record | None:
+        with _converted("GetItem"):
+            item = self.db.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True)
+        return _record(item["Item"]) if "Item" in item else None
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        lease_seconds: int = DEFAULT_LEASE_SECONDS,
+        meta: Mapping[str, str] | None = None,
+    ) -> Claim | None:
+        """Claim one mail before notifying; None if it is notified or another run holds it.
+
+        Succeeds when the item does not exist, when a previous send failed, or when the
+        claim of another run has outlived its lease (that run crashed).
+        """
+        now = int(self.clock())
+        until = now + lease_seconds
+        names = {"#s": "status"}
+        values: dict[str, Any] = {
+            ":claimed": {"S": CLAIMED},
+            ":failed": {"S": FAILED},
+            ":now": {"N": str(now)},
+            ":until": {"N": str(until)},
+            ":owner": {"S": owner},
+            ":exp": {"N": str(until + CLAIM_RETENTION)},
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+            ":at": {"S": _iso(now)},
+        }
+        sets = [
+            "#s = :claimed",
+            "#o = :owner",
+            "leaseUntil = :until",
+            "expiration = :exp",
+            "claimedAt = :at",
+            "attempts = if_not_exists(attempts, :zero) + :one",
+        ]
+        names["#o"] = "owner"
+        for n, (name, value) in enumerate(sorted((meta or {}).items())):
+            names[f"#m{n}"] = name
+            values[f":m{n}"] = {"S": str(value)}
+            sets.append(f"#m{n} = :m{n}")
+        with _converted("claim"):
+            try:
+                resp = self.db.update_item(
+                    TableName=self.table,
+                    Key={"id": {"S": item_id}},
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression=(
+                        "attribute_not_exists(id) OR #s = :failed OR (#s = :claimed AND leaseUntil < :now)"
+                    ),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    return None
+                raise
+        attrs = resp.get("Attributes", {})
+        claim = Claim(
+            id=item_id,
+            owner=owner,
+            lease_until=until,
+            attempts=int(attrs.get("attempts", {}).get("N", "1")),
+            sent=frozenset(attrs.get("sent", {}).get("SS", ())),
+        )
+        if claim.sent:  # a retry after a partial send: never let TTL forget who was told
+            self._owned_update(claim, "REMOVE expiration", {}, what="keep")
+        return claim
+
+    def record_sent(self, claim: Claim, addresses: Iterable[str]) -> Claim:
+        """Remember recipients already told (after each SES send of a split notice)."""
+        addrs = sorted(set(addresses))
+        if not addrs:
+            return claim
+        self._owned_update(
+            claim,
+            "ADD sent :addrs REMOVE expiration",  # someone was told: keep the item
+            {":addrs": {"SS": addrs}},
+            what="record sent",
+        )
+        return Claim(claim.id, claim.owner, claim.lease_until, claim.attempts, claim.sent | frozenset(addrs))
+
+    def complete(self, claim: Claim, *, extra: Mapping[str, str] | None = None) -> None:
+        """Mark the mail notified, for good (the item loses its ``expiration``)."""
+        values: dict[str, Any] = {":notified": {"S": NOTIFIED}, ":at": {"S": _iso(self.clock())}}
+        names: dict[str, str] = {}
+        sets = ["#s = :notified", "notifiedAt = :at"]
+        for n, (name, value) in enumerate(sorted((extra or {}).items())):
+            names[f"#x{n}"] = name
+            values[f":x{n}"] = {"S": str(value)}
+            sets.append(f"#x{n} = :x{n}")
+        self._owned_update(
+            claim,
+            "SET " + ", ".join(sets) + " REMOVE expiration, leaseUntil, #o",
+            values,
+            names=names,
+            what="complete",
+        )
+
+    def release(self, claim: Claim, *, reason: str) -> None:
+        """Give the mail back after a failed send: the next run retries it (``sent`` is kept)."""
+        self._owned_update(
+            claim,
+            "SET #s = :failed, failedReason = :why, failedAt = :at REMOVE leaseUntil, #o",
+            {
+                ":failed": {"S": FAILED},
+                ":why": {"S": reason[:500] or "unknown"},
+                ":at": {"S": _iso(self.clock())},
+            },
+            what="release",
+        )
+
+    def _owned_update(
+        self,
+        claim: Claim,
+        expression: str,
+        values: dict[str, Any],
+        *,
+        names: Mapping[str, str] | None = None,
+        what: str,
+    ) -> None:
+        all_names = {"#s": "status", "#o": "owner", **(names or {})}
+        all_values = {**values, ":me": {"S": claim.owner}, ":claimedst": {"S": CLAIMED}}
+        with _converted(what):
+            try:
+                self.db.update_item(
+                    TableName=self.table,
+                    Key={"id": {"S": claim.id}},
+                    UpdateExpression=expression,
+                    ConditionExpression="#o = :me AND #s = :claimedst",
+                    ExpressionAttributeNames=all_names,
+                    ExpressionAttributeValues=all_values,
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    raise LeaseLost(
+                        f"state table: {what}: the claim on {claim.id} is no longer ours (lease expired)"
+                    ) from exc
+                raise
+
+    def mark_notified(self, item_id: str, *, notified_at: str, meta: Mapping[str, str] | None = None) -> bool:
+        """Record a mail as notified if the table knows nothing of it (Woomera import).
+
+        Returns False when the item already exists (whatever its status): nothing is overwritten.
+        """
+        item: dict[str, Any] = {
+            "id": {"S": item_id},
+            "status": {"S": NOTIFIED},
+            "notifiedAt": {"S": notified_at},
+        }
+        for name, value in (meta or {}).items():
+            item[name] = {"S": str(value)}
+        with _converted("mark notified"):
+            try:
+                self.db.put_item(
+                    TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)"
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    return False
+                raise
+        return True
+
+    # -- cursors ---------------------------------------------------------------------------
+
+    def get_cursor(self, bucket: str, prefix: str) -> str | None:
+        """The key a cut-short run stopped after (list with StartAfter), or None."""
+        with _converted("get cursor"):
+            item = self.db.get_item(
+                TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}}, ConsistentRead=True
+            )
+        value = item.get("Item", {}).get("startAfter", {}).get("S")
+        return str(value) if value else None
+
+    def set_cursor(self, bucket: str, prefix: str, start_after: str) -> None:
+        now = int(self.clock())
+        with _converted("set cursor"):
+            self.db.put_item(
+                TableName=self.table,
+                Item={
+                    "id": {"S": cursor_id(bucket, prefix)},
+                    "startAfter": {"S": start_after},
+                    "updatedAt": {"S": _iso(now)},
+                    "expiration": {"N": str(now + CURSOR_RETENTION)},
+                },
+            )
+
+    def clear_cursor(self, bucket: str, prefix: str) -> None:
+        with _converted("clear cursor"):
+            self.db.delete_item(TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}})
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+__all__ = [
+    "CLAIMED",
+    "DEFAULT_LEASE_SECONDS",
+    "FAILED",
+    "NOTIFIED",
+    "Claim",
+    "LeaseLost",
+    "NotificationState",
+    "Record",
+    "cursor_id",
+    "notice_id",
+]

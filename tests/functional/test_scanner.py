@@ -1,0 +1,709 @@
+"""The oversize scanner on moto over HTTP: what is notified, once, how, and what happens when
+SES refuses, the deadline comes, a run crashes, or Woomera was there before."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from vaultmail.errors import ConfigurationError
+from vaultmail.scanner import Scanner, ScanResult, import_woomera, load_woomera
+from vaultmail.settings import Settings
+from vaultmail.state import NotificationState, notice_id
+
+from .lambdas import EVENTS, FakeContext, load_handler
+
+MIB = 1 << 20
+KIB = 1 << 10
+BUCKET = "vaultmail-mail"
+TABLE = "vaultmail-state"
+SENDER = "notices@acme.com"
+SMALL_THRESHOLD = 256 * KIB  # most tests: quick objects; the mixed-bucket test uses 10 MiB
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def make_mail(
+    size: int,
+    *,
+    frm: str = "Alice Sender <alice@sender.example>",
+    to: str | None = "Bob <bob@acme.com>",
+    cc: str | None = None,
+    bcc: str | None = None,
+    reply_to: str | None = None,
+    subject: str = "Quarterly figures",
+    extra: str = "",
+) -> bytes:
+    """A mail of exactly ``size`` bytes (CRLF line ends, a filler body)."""
+    lines = [f"From: {frm}"]
+    for name, value in (("To", to), ("Cc", cc), ("Bcc", bcc), ("Reply-To", reply_to)):
+        if value is not None:
+            lines.append(f"{name}: {value}")
+    lines += [
+        f"Subject: {subject}",
+        "Date: Tue, 07 Jan 2025 10:00:00 +0000",
+        "Message-ID: <m1@sender.example>",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=us-ascii",
+    ]
+    head = ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode("utf-8")
+    line = b"x" * 76 + b"\r\n"
+    body = line * ((size - len(head)) // len(line) + 1)
+    mail = head + body[: size - len(head)]
+    assert len(mail) == size
+    return mail
+
+
+class RecordingSes:
+    """The SES v2 client, recording each accepted SendEmail request (moto keeps no Reply-To)."""
+
+    def __init__(self, client: Any, fail: Callable[[dict[str, Any]], Exception | None] | None = None) -> None:
+        self.client = client
+        self.fail = fail
+        self.sent: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def send_email(self, **request: Any) -> Any:
+        error = self.fail(request) if self.fail else None
+        if error is not None:
+            raise error
+        response = self.client.send_email(**request)
+        with self.lock:
+            self.sent.append(request)
+        return response
+
+    def notices(self) -> list[dict[str, Any]]:
+        return [r for r in self.sent if r["Content"]["Simple"]["Subject"]["Data"].startswith("Too large")]
+
+
+class CountingS3:
+    """The S3 client, counting the bytes of each GetObject body (and keeping the ranges asked)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.read: dict[str, int] = defaultdict(int)
+        self.ranges: dict[str, list[str]] = defaultdict(list)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        response = self._client.get_object(**kwargs)
+        data = response["Body"].read()
+        self.read[kwargs["Key"]] += len(data)
+        self.ranges[kwargs["Key"]].append(kwargs.get("Range", ""))
+        response["Body"] = io.BytesIO(data)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class AtomicDynamoDB:
+    """A DynamoDB client whose calls never overlap (shared by concurrent scanners).
+
+    DynamoDB applies a conditional write atomically; moto checks the condition and then
+    writes, and two threads of its server can interleave in between (both "win"). Holding
+    a lock around each call gives back the atomicity the claim protocol relies on; the
+    scanners themselves still run concurrently (listing, reads, sends interleave).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+def throttled(request: dict[str, Any]) -> Exception:
+    response = {
+        "Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."},
+        "ResponseMetadata": {"HTTPStatusCode": 429},
+    }
+    return ClientError(cast(Any, response), "SendEmail")
+
+
+def recipients(request: dict[str, Any]) -> dict[str, list[str]]:
+    d = request["Destination"]
+    return {k: d.get(f"{k}Addresses", []) for k in ("To", "Cc", "Bcc")}
+
+
+def link_of(request: dict[str, Any]) -> str:
+    text = request["Content"]["Simple"]["Body"]["Text"]["Data"]
+    match = re.search(r"^(https?://\S+)$", text, re.M)
+    assert match, text
+    return match.group(1)
+
+
+def moto_messages(url: str) -> list[dict[str, Any]]:
+    """What moto's SES accepted (its dashboard data)."""
+    data = requests.get(f"{url}/moto-api/data.json", timeout=30).json()
+    return list(data.get("ses", {}).get("Message", []))
+
+
+@dataclass
+class World:
+    url: str
+    s3: Any
+    ddb: Any
+    ses: Any
+    settings: Settings
+    scanners: list[Scanner] = field(default_factory=list)
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+
+    def scanner(self, *, s3: Any = None, ses: Any = None, **kwargs: Any) -> Scanner:
+        settings = kwargs.pop("settings", self.settings)
+        return Scanner(
+            settings,
+            s3=s3 or self.s3,
+            ses=ses if ses is not None else RecordingSes(self.ses),
+            dynamodb=self.ddb,
+            signer=boto3.client("s3", config=Config(signature_version="s3v4")),
+            **kwargs,
+        )
+
+    def state(self) -> NotificationState:
+        return NotificationState(self.ddb, TABLE)
+
+    def item(self, key: str) -> dict[str, Any] | None:
+        etag = self.s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+        found = self.ddb.get_item(TableName=TABLE, Key={"id": {"S": notice_id(BUCKET, key, etag)}})
+        return found.get("Item")
+
+
+def create_world(url: str, **settings: Any) -> World:
+    s3, ddb, ses = boto3.client("s3"), boto3.client("dynamodb"), boto3.client("sesv2")
+    s3.create_bucket(Bucket=BUCKET)
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(
+        TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    ses.create_email_identity(EmailIdentity=SENDER)
+    options: dict[str, Any] = dict(
+        mail_bucket=BUCKET,
+        scan_prefixes=("mail/",),
+        size_threshold_bytes=SMALL_THRESHOLD,
+        notify_from=f"Mail Notices <{SENDER}>",
+        state_table=TABLE,
+        link_expiry_seconds=3600,
+    )
+    options.update(settings)
+    return World(url, s3, ddb, ses, Settings(**options))
+
+
+@pytest.fixture
+def world(aws_env: Any, moto_server: Any) -> Iterator[World]:
+    yield create_world(moto_server.url)
+
+
+# -- what is notified, and once ------------------------------------------------------------------
+
+
+def test_mixed_bucket_exactly_the_oversize_mails_once(world: World) -> None:
+    settings = world.settings.with_overrides(size_threshold_bytes=10 * MIB)
+    ten = 10 * MIB
+    expected = {"mail/2025/at-limit.eml": ten, "mail/2025/over.eml": ten + 1, "mail/2025/UPPER.EML": ten + 1}
+    others = {
+        "mail/2025/under.eml": ten - 1,
+        "mail/2025/small.eml": 2 * KIB,
+        "mail/2025/big.txt": ten + 1,  # not a mail suffix
+        "elsewhere/big.eml": ten + 1,  # not under SCAN_PREFIXES
+    }
+    for key, size in {**expected, **others}.items():
+        world.put(key, make_mail(size, subject=key.rsplit("/", 1)[-1]))
+    world.s3.put_object(Bucket=BUCKET, Key="mail/2025/", Body=b"")  # a folder marker
+
+    ses = RecordingSes(world.ses)
+    first = world.scanner(settings=settings, ses=ses).run()
+    assert first.complete
+    assert {o.key for o in first.outcomes if o.status == "notified"} == set(expected)
+    s = first.stats
+    assert (s.scanned, s.oversize, s.notified, s.already_notified, s.failed) == (7, 3, 3, 0, 0)
+    assert s.oversize_bytes == sum(expected.values())
+    assert len(ses.notices()) == 3
+
+    second = world.scanner(settings=settings, ses=ses).run()
+    assert (second.stats.notified, second.stats.already_notified, second.stats.bytes_read) == (0, 3, 0)
+    assert len(ses.notices()) == 3  # nobody twice
+
+    accepted = moto_messages(world.url)
+    assert len(accepted) == 3
+    assert all(m["source"] == f"Mail Notices <{SENDER}>" for m in accepted)
+
+    for key in expected:  # the tag is informative; the state table decides
+        tags = world.s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+        assert any(t["Key"] == "vaultmail-notified" for t in tags)
+        assert world.item(key)["status"]["S"] == "notified"  # type: ignore[index]
+        assert "expiration" not in world.item(key)  # type: ignore[operator]
+
+
+def test_concurrent_runs_notify_nobody_twice(world: World) -> None:
+    keys = [f"mail/c/{i:02d}.eml" for i in range(8)]
+    for i, key in enumerate(keys):
+        world.put(key, make_mail(SMALL_THRESHOLD + i, to=f"user{i}@acme.com"))
+    ses = RecordingSes(world.ses)
+    results: list[ScanResult] = []
+    barrier = threading.Barrier(2)
+    dynamodb = AtomicDynamoDB(boto3.client("dynamodb"))
+
+    def scan() -> None:
+        scanner = Scanner(
+            world.settings,
+            s3=boto3.client("s3"),
+            ses=ses,
+            dynamodb=dynamodb,
+            signer=boto3.client("s3", config=Config(signature_version="s3v4")),
+        )
+        barrier.wait()
+        results.append(scanner.run())
+
+    threads = [threading.Thread(target=scan) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2
+    told = [a for r in ses.notices() for a in recipients(r)["To"]]
+    assert sorted(told) == sorted(f"user{i}@acme.com" for i in range(8))  # each once
+    assert sum(r.stats.notified for r in results) == 8
+    for r in results:  # each run saw every mail: told it, or found it taken or done
+        assert r.stats.notified + r.stats.in_progress + r.stats.already_notified == 8
+        assert r.stats.failed == 0
+    # and two more runs, one after the other, tell nobody again
+    for _ in range(2):
+        assert world.scanner(ses=ses).run().stats.already_notified == 8
+    assert len(ses.notices()) == 8
+
+
+# -- what the notice says, and the link ----------------------------------------------------------
+
+
+def test_recipients_reply_to_from_and_link(world: World) -> None:
+    mail = make_mail(
+        SMALL_THRESHOLD + 100,
+        frm="Alice Sender <alice@sender.example>",
+        to="Bob <bob@acme.com>, carol@partner.example",
+        cc="Dave <dave@acme.com>",
+        bcc="eve@acme.com",
+        reply_to="replies@sender.example",
+        subject="Quarterly figures",
+    )
+    world.put("mail/q1.eml", mail)
+    ses = RecordingSes(world.ses)
+    result = world.scanner(ses=ses).run()
+    assert result.stats.notified == 1
+    (request,) = ses.notices()
+    assert request["FromEmailAddress"] == f"Mail Notices <{SENDER}>"  # never the original From
+    assert request["ReplyToAddresses"] == ["alice@sender.example", "replies@sender.example"]
+    assert recipients(request) == {
+        "To": ["bob@acme.com", "carol@partner.example"],
+        "Cc": ["dave@acme.com"],
+        "Bcc": ["eve@acme.com"],  # hidden from the others
+    }
+    simple = request["Content"]["Simple"]
+    assert simple["Subject"]["Data"] == "Too large to deliver: Quarterly figures"
+    assert "Quarterly figures" in simple["Body"]["Html"]["Data"]
+    assert {"Name": "Auto-Submitted", "Value": "auto-generated"} in simple["Headers"]
+
+    (accepted,) = moto_messages(world.url)
+    assert accepted["destinations"] == {
+        "ToAddresses": ["bob@acme.com", "carol@partner.example"],
+        "CcAddresses": ["dave@acme.com"],
+        "BccAddresses": ["eve@acme.com"],
+    }
+
+    link = link_of(request)
+    assert "X-Amz-Expires=3600" in link  # SigV4, LINK_EXPIRY_SECONDS
+    download = requests.get(link, timeout=30)
+    assert download.status_code == 200
+    assert download.content == mail  # the exact mail
+    assert download.headers["Content-Disposition"] == 'attachment; filename="Quarterly figures.eml"'
+    assert download.headers["Content-Type"] == "message/rfc822"
+
+
+def test_links_signed_with_the_long_lived_keys_of_the_signing_secret(world: World) -> None:
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="vaultmail/signing",
+        SecretString=json.dumps({"accessKeyId": "AKIALONGLIVEDEXAMPLE", "secretAccessKey": "long-lived"}),
+    )
+    mail = make_mail(SMALL_THRESHOLD, subject="Signed")
+    world.put("mail/signed.eml", mail)
+    settings = world.settings.with_overrides(signing_secret_arn=secret["ARN"], link_expiry_seconds=604800)
+    result = Scanner.from_settings(settings).run()
+    assert result.stats.notified == 1
+    (accepted,) = moto_messages(world.url)
+    link = html.unescape(re.search(r'href="([^"]+)"', accepted["body"]).group(1))  # type: ignore[union-attr]
+    assert "X-Amz-Credential=AKIALONGLIVEDEXAMPLE%2F" in link and "X-Amz-Expires=604800" in link
+    assert "X-Amz-Security-Token" not in link  # not the session's temporary credentials
+    assert requests.get(link, timeout=30).content == mail
+
+
+def test_reads_at_most_64_kib_of_each_mail_whose_headers_fit(world: World) -> None:
+    keys = [f"mail/r/{i}.eml" for i in range(3)]
+    for key in keys:
+        world.put(key, make_mail(2 * MIB))
+    long_headers = "".join(
+        f"Received: from relay{i}.example by mx.example; Tue, 7 Jan 2025\r\n" for i in range(1500)
+    )
+    world.put("mail/r/long-headers.eml", make_mail(2 * MIB, extra=long_headers))
+    counting = CountingS3(world.s3)
+    result = world.scanner(s3=counting).run()
+    assert result.stats.notified == 4
+    for key in keys:
+        assert counting.read[key] <= 64 * KIB
+        assert counting.ranges[key] == ["bytes=0-65535"]
+    # a header block over 64 KiB: the range grows, and only as far as needed
+    assert 64 * KIB < counting.read["mail/r/long-headers.eml"] <= 64 * KIB + 128 * KIB
+    assert result.stats.bytes_read == sum(counting.read.values())
+    assert result.stats.bytes_read < 0.1 * result.stats.oversize_bytes
+
+
+def test_more_than_50_recipients_are_split(world: World) -> None:
+    to = ", ".join(f"to{i}@acme.com" for i in range(30))
+    cc = ", ".join(f"cc{i}@acme.com" for i in range(40))
+    bcc = ", ".join(f"bcc{i}@acme.com" for i in range(50))
+    world.put("mail/many.eml", make_mail(SMALL_THRESHOLD, to=to, cc=cc, bcc=bcc))
+    ses = RecordingSes(world.ses)
+    result = world.scanner(ses=ses).run()
+    assert (result.stats.notified, result.stats.notices_sent, result.stats.recipients_notified) == (1, 3, 120)
+    sends = ses.notices()
+    assert [sum(len(v) for v in recipients(r).values()) for r in sends] == [50, 50, 20]
+    everyone = [a for r in sends for v in recipients(r).values() for a in v]
+    assert len(everyone) == len(set(everyone)) == 120
+    assert all(a.startswith("bcc") for r in sends for a in recipients(r)["Bcc"])
+    assert len(moto_messages(world.url)) == 3  # moto refuses over 50 recipients: none was
+
+
+def test_mail_without_parsable_recipients_is_counted_not_fatal(world: World) -> None:
+    world.put("mail/a-nobody.eml", make_mail(SMALL_THRESHOLD, to="undisclosed-recipients:;"))
+    world.put("mail/b-none.eml", make_mail(SMALL_THRESHOLD, to=None))
+    world.put("mail/c-garbage.eml", make_mail(SMALL_THRESHOLD, to="not an address at all"))
+    world.put("mail/d-ok.eml", make_mail(SMALL_THRESHOLD))
+    world.put("mail/e-not-a-mail.eml", b"\r\n" + b"\0" * SMALL_THRESHOLD)
+    result = world.scanner().run()
+    s = result.stats
+    assert (s.oversize, s.no_recipients, s.unreadable, s.notified, s.failed) == (5, 3, 1, 1, 0)
+    statuses = {o.key: o.status for o in result.outcomes}
+    assert statuses["mail/a-nobody.eml"] == "no-recipients"
+    assert statuses["mail/e-not-a-mail.eml"] == "unreadable"
+    assert statuses["mail/d-ok.eml"] == "notified"
+
+
+def test_crafted_subject_with_crlf_and_html(world: World) -> None:
+    subject = (
+        "=?utf-8?q?Invoice=0D=0ABcc:_victim@evil.example=0D=0A=0D=0A<b>x</b>?= "
+        '<script>alert("x")</script> & more'
+    )
+    world.put("mail/crafted.eml", make_mail(SMALL_THRESHOLD, subject=subject))
+    ses = RecordingSes(world.ses)
+    assert world.scanner(ses=ses).run().stats.notified == 1
+    (request,) = ses.notices()
+    sent_subject = request["Content"]["Simple"]["Subject"]["Data"]
+    assert "\r" not in sent_subject and "\n" not in sent_subject
+    assert recipients(request) == {"To": ["bob@acme.com"], "Cc": [], "Bcc": []}
+    html = request["Content"]["Simple"]["Body"]["Html"]["Data"]
+    assert "<script>" not in html and "<b>x</b>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more" in html
+    (accepted,) = moto_messages(world.url)
+    assert "\n" not in accepted["subject"] and "victim" not in json.dumps(accepted["destinations"])
+    assert (
+        'filename="Invoice Bcc_ victim_evil.example'
+        in requests.get(link_of(request), timeout=30).headers["Content-Disposition"]
+    )
+
+
+def test_allowed_recipient_domains(world: World) -> None:
+    world.put(
+        "mail/x.eml", make_mail(SMALL_THRESHOLD, to="bob@acme.com, out@partner.example", cc="c@eu.acme.com")
+    )
+    world.put("mail/y.eml", make_mail(SMALL_THRESHOLD, to="only@partner.example"))
+    ses = RecordingSes(world.ses)
+    settings = world.settings.with_overrides(allowed_recipient_domains=("acme.com",))
+    result = world.scanner(ses=ses, settings=settings).run()
+    assert (result.stats.notified, result.stats.no_recipients) == (1, 1)
+    (request,) = ses.notices()
+    assert recipients(request) == {"To": ["bob@acme.com"], "Cc": ["c@eu.acme.com"], "Bcc": []}
+
+
+# -- the deadline and resuming --------------------------------------------------------------------
+
+
+class Clockwork:
+    """get_remaining_time_in_millis: plenty for ``calls`` calls, then almost nothing."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def __call__(self) -> int:
+        self.calls -= 1
+        return 600_000 if self.calls >= 0 else 5_000
+
+
+def test_run_cut_short_by_the_deadline_resumes(world: World) -> None:
+    keys = [f"mail/d/{i:02d}.eml" for i in range(6)]
+    for i, key in enumerate(keys):
+        world.put(key, make_mail(SMALL_THRESHOLD, to=f"user{i}@acme.com"))
+    world.put("mail/d/03-small.eml", make_mail(1 * KIB))
+    ses = RecordingSes(world.ses)
+    # one check per listing page, one before each mail: 1 + 3 calls leave time for 3 mails
+    first = world.scanner(ses=ses).run(remaining_ms=Clockwork(4))
+    assert not first.complete
+    assert first.stats.notified == 3
+    # after the last object looked at: the small one that sorts between 02 and 03
+    assert world.state().get_cursor(BUCKET, "mail/") == "mail/d/03-small.eml"
+
+    second = world.scanner(ses=ses).run(remaining_ms=FakeContext(600_000).get_remaining_time_in_millis)
+    assert second.complete
+    assert second.stats.notified == 3 and second.stats.already_notified == 0  # resumed after the cursor
+    assert world.state().get_cursor(BUCKET, "mail/") is None  # a complete pass clears it
+    told = sorted(a for r in ses.notices() for a in recipients(r)["To"])
+    assert told == sorted(f"user{i}@acme.com" for i in range(6))
+
+    third = world.scanner(ses=ses).run()
+    assert (third.stats.notified, third.stats.already_notified) == (0, 6)
+
+
+def test_stop_with_no_time_at_all(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD))
+    result = world.scanner().run(remaining_ms=lambda: 1_000)
+    assert not result.complete and result.stats.notified == 0
+    assert world.state().get_cursor(BUCKET, "mail/") is None  # nothing done: nothing to resume after
+
+
+# -- failures: SES refusing, throttling, crashes ---------------------------------------------------
+
+
+def test_unverified_sender_refused_then_next_run_sends(world: World) -> None:
+    for i in range(3):
+        world.put(f"mail/u{i}.eml", make_mail(SMALL_THRESHOLD, to=f"user{i}@acme.com"))
+    world.ses.delete_email_identity(EmailIdentity=SENDER)
+    first = world.scanner().run()
+    # the first refusal names our sender: the run stops sending, the others wait
+    assert (first.stats.failed, first.stats.deferred, first.stats.notified) == (1, 2, 0)
+    assert "not verified" in (first.stopped_sending or "")
+    assert world.item("mail/u0.eml")["status"]["S"] == "failed"  # type: ignore[index]
+    assert world.item("mail/u1.eml") is None
+    assert moto_messages(world.url) == []
+
+    world.ses.create_email_identity(EmailIdentity=SENDER)
+    second = world.scanner().run()
+    assert (second.stats.notified, second.stats.failed) == (3, 0)
+    assert len(moto_messages(world.url)) == 3
+
+
+def test_throttled_send_releases_its_claim_and_the_next_run_sends(world: World) -> None:
+    world.put("mail/t1.eml", make_mail(SMALL_THRESHOLD, to="one@acme.com"))
+    world.put("mail/t2.eml", make_mail(SMALL_THRESHOLD, to="two@acme.com"))
+    first = world.scanner(ses=RecordingSes(world.ses, fail=throttled)).run()
+    assert (first.stats.failed, first.stats.deferred, first.stats.notified) == (1, 1, 0)
+    assert first.any_failed
+    item = world.item("mail/t1.eml")
+    assert (
+        item is not None and item["status"]["S"] == "failed" and "SesUnavailable" in item["failedReason"]["S"]
+    )
+
+    ses = RecordingSes(world.ses)
+    second = world.scanner(ses=ses).run()
+    assert second.stats.notified == 2
+    assert sorted(a for r in ses.notices() for a in recipients(r)["To"]) == ["one@acme.com", "two@acme.com"]
+
+
+def test_a_partial_send_is_finished_without_telling_anyone_twice(world: World) -> None:
+    to = ", ".join(f"p{i:03d}@acme.com" for i in range(120))
+    world.put("mail/partial.eml", make_mail(SMALL_THRESHOLD, to=to))
+    calls = {"n": 0}
+
+    def second_send_throttled(request: dict[str, Any]) -> Exception | None:
+        calls["n"] += 1
+        return throttled(request) if calls["n"] == 2 else None
+
+    flaky = RecordingSes(world.ses, fail=second_send_throttled)
+    first = world.scanner(ses=flaky).run()
+    assert (first.stats.failed, first.stats.notices_sent) == (1, 1)
+    ses = RecordingSes(world.ses)
+    second = world.scanner(ses=ses).run()
+    assert second.stats.notified == 1 and second.stats.recipients_notified == 70
+    told = [a for r in flaky.notices() + ses.notices() for a in recipients(r)["To"]]
+    assert sorted(told) == sorted(f"p{i:03d}@acme.com" for i in range(120))  # each exactly once
+
+
+def test_a_crashed_runs_claim_expires_and_is_retried(world: World) -> None:
+    world.put("mail/crash.eml", make_mail(SMALL_THRESHOLD))
+    world.put("mail/busy.eml", make_mail(SMALL_THRESHOLD))
+    state = world.state()
+    for key in ("mail/crash.eml", "mail/busy.eml"):
+        etag = world.s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+        assert state.claim(notice_id(BUCKET, key, etag), owner="crashed-run", lease_seconds=600)
+    # the crash claim's lease ran out a while ago; the busy one is still held
+    crash_id = notice_id(
+        BUCKET, "mail/crash.eml", world.s3.head_object(Bucket=BUCKET, Key="mail/crash.eml")["ETag"]
+    )
+    world.ddb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": crash_id}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
+    result = world.scanner().run()
+    assert (result.stats.notified, result.stats.in_progress) == (1, 1)
+    assert [o.key for o in result.outcomes if o.status == "notified"] == ["mail/crash.eml"]
+
+
+def test_an_unexpected_error_gives_the_claim_back_at_once(world: World) -> None:
+    class NoSigner:
+        def generate_presigned_url(self, *args: Any, **kwargs: Any) -> str:
+            raise NoCredentialsError()
+
+    world.put("mail/x.eml", make_mail(SMALL_THRESHOLD))
+    scanner = world.scanner()
+    scanner.signer = NoSigner()
+    with pytest.raises(ConfigurationError, match="cannot sign"):
+        scanner.run()
+    item = world.item("mail/x.eml")
+    assert item is not None and item["status"]["S"] == "failed"  # not left claimed for the lease
+    assert world.scanner().run().stats.notified == 1
+
+
+# -- Woomera, stats, the handler ---------------------------------------------------------------------
+
+
+def test_woomera_processed_emails_imported(world: World) -> None:
+    for name in ("a", "b", "c"):
+        world.put(f"mail/w/{name}.eml", make_mail(SMALL_THRESHOLD, to=f"{name}@acme.com"))
+    woomera = {
+        f"mail/w/{name}.eml": {
+            "date": "Tue, 6 Jan 2015 10:00:00 +1000",
+            "emailSent": "07-01-2015",
+            "email": [{"from": "x@sender.example", "to": [f"{name}@acme.com"], "subject": "s"}],
+        }
+        for name in ("a", "b", "gone")
+    }
+    world.put("mail/_PROCESSING/processedEmails.json", json.dumps(woomera).encode())
+    entries = load_woomera(world.s3, BUCKET, "mail/_PROCESSING/processedEmails.json")
+    imported = import_woomera(world.s3, world.state(), BUCKET, entries)
+    assert (imported.entries, imported.imported, imported.existing, imported.missing) == (3, 2, 0, 1)
+    assert world.item("mail/w/a.eml")["notifiedAt"]["S"] == "2015-01-07T00:00:00Z"  # type: ignore[index]
+    again = import_woomera(world.s3, world.state(), BUCKET, entries)
+    assert (again.imported, again.existing) == (0, 2)
+
+    ses = RecordingSes(world.ses)
+    result = world.scanner(ses=ses).run()
+    assert (result.stats.notified, result.stats.already_notified) == (1, 2)
+    assert [recipients(r)["To"] for r in ses.notices()] == [["c@acme.com"]]
+
+
+def test_admin_stats_mail(world: World) -> None:
+    world.put("mail/s1.eml", make_mail(SMALL_THRESHOLD))
+    ses = RecordingSes(world.ses)
+    settings = world.settings.with_overrides(admin_email="admin@acme.com")
+    world.scanner(ses=ses, settings=settings).run()
+    stats_mails = [r for r in ses.sent if r["Content"]["Simple"]["Subject"]["Data"].startswith("[vaultmail]")]
+    assert len(stats_mails) == 1
+    request = stats_mails[0]
+    assert recipients(request)["To"] == ["admin@acme.com"]
+    assert request["Content"]["Simple"]["Subject"]["Data"].endswith("1 notified, 0 failed")
+    text = request["Content"]["Simple"]["Body"]["Text"]["Data"]
+    for label in (
+        "objects listed",
+        "oversize mails",
+        "notified in this run",
+        "already notified before",
+        "notices failed",
+        "no recipient to notify",
+        "bytes of oversize mail",
+    ):
+        assert label in text
+
+
+def test_dry_run_sends_and_records_nothing(world: World) -> None:
+    world.put("mail/dry.eml", make_mail(SMALL_THRESHOLD))
+    ses = RecordingSes(world.ses)
+    result = world.scanner(ses=ses).run(dry_run=True)
+    assert [(o.key, o.status, o.recipients) for o in result.outcomes] == [
+        ("mail/dry.eml", "would-notify", ("bob@acme.com",))
+    ]
+    assert ses.sent == [] and world.item("mail/dry.eml") is None
+
+
+SCHEDULED = {
+    "version": "0",
+    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2025-01-07T10:00:00Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:events:us-east-1:123456789012:rule/vaultmail-oversize-scan"],
+    "detail": {},
+}
+
+
+def test_handler_on_a_scheduled_event(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.put("mail/h1.eml", make_mail(SMALL_THRESHOLD, to="h1@acme.com"))
+    world.put("mail/h2.eml", make_mail(SMALL_THRESHOLD, to="h2@acme.com"))
+    for name, value in {
+        "MAIL_BUCKET": BUCKET,
+        "SCAN_PREFIXES": "mail/",
+        "SIZE_THRESHOLD_BYTES": str(SMALL_THRESHOLD),
+        "NOTIFY_FROM": SENDER,
+        "STATE_TABLE": TABLE,
+        "ADMIN_EMAIL": "admin@acme.com",
+        "POWERTOOLS_SERVICE_NAME": "vaultmail-scanner",
+        "POWERTOOLS_METRICS_NAMESPACE": "VaultmailScanTest",
+    }.items():
+        monkeypatch.setenv(name, value)
+    from vaultmail.settings import get_settings
+
+    get_settings.cache_clear()
+    import importlib
+
+    from vaultmail import runtime
+
+    importlib.reload(runtime)  # Logger and Metrics read POWERTOOLS_* when the module loads (cold start)
+    try:
+        app = load_handler("oversize_scanner")
+        path = Path(EVENTS) / "scheduled.json"
+        event = json.loads(path.read_text()) if path.exists() else SCHEDULED
+        result = app.lambda_handler(event, FakeContext(120_000))
+        again = app.lambda_handler(event, FakeContext(120_000))
+    finally:
+        get_settings.cache_clear()
+    assert result["notified"] == 2 and result["complete"] is True
+    assert again["notified"] == 0 and again["alreadyNotified"] == 2
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf, "no metrics were flushed"
+    first = emf[0]
+    assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VaultmailScanTest"
+    assert (first["MailsNotified"], first["OversizeMails"], first["NoticesFailed"]) == ([2.0], [2.0], [0.0])
+    assert len([m for m in moto_messages(world.url) if m["subject"].startswith("[vaultmail]")]) == 2
