@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import boto3
 
@@ -67,6 +68,15 @@ print((time.perf_counter() - t) * 1000)
 """
 
 
+def create_state_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def rss(build: sambuild.Build) -> dict[str, object]:
     fn_dir = build.function_dir("S3UploaderFunction", sambuild.ROOT / "functions/s3_uploader")
     layer = build.layer_dir("CoreLayer")
@@ -75,12 +85,6 @@ def rss(build: sambuild.Build) -> dict[str, object]:
         os.environ.update(env)
         s3, ddb = boto3.client("s3"), boto3.client("dynamodb")
         s3.create_bucket(Bucket="bench-mail")
-        ddb.create_table(
-            TableName="bench-state",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
         small = mail("small", to="ops@acme.com")
         s3.put_object(Bucket="bench-mail", Key="small.eml", Body=small)
         big = write_big_mail(Path(tmp) / "big.eml", 52_428_800, subject="big")
@@ -90,39 +94,18 @@ def rss(build: sambuild.Build) -> dict[str, object]:
                 "PRIMARY_DOMAIN": "acme.com",
                 "API_ENDPOINT_URL": emu_url,
                 "API_KEY": "bench-key",
-                "STATE_TABLE": "bench-state",
                 "POWERTOOLS_METRICS_NAMESPACE": "Bench",
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
             }
         )
         runs = []
-        for _ in range(3):
-            out = subprocess.run(
-                [
-                    build.python,
-                    "-I",
-                    "-c",
-                    RSS_CHILD,
-                    str(fn_dir),
-                    str(layer),
-                    str(build.deps_dir),
-                    "bench-mail",
-                    str(len(small)),
-                    "52428800",
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
+        for run in range(3):  # a fresh state table per run, so idempotency does not skip the upload
+            create_state_table(ddb, f"bench-state-{run}")
+            env["STATE_TABLE"] = f"bench-state-{run}"
+            args = [str(fn_dir), str(layer), str(build.deps_dir), "bench-mail", str(len(small)), "52428800"]
+            cmd = [build.python, "-I", "-c", RSS_CHILD, *args]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            ddb.delete_table(TableName="bench-state")
-            ddb.create_table(
-                TableName="bench-state",
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
     deltas = [(r["big_kib"] - r["small_kib"]) / 1024 for r in runs]
     return {
         "s3_uploader_50mb_peak_rss_above_small_mib": [round(d, 2) for d in deltas],

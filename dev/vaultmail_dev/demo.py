@@ -10,6 +10,7 @@ tags), the notices SES sent and the admin stats. Exits 1 if anything did not hap
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import sys
@@ -52,35 +53,62 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
     s = "Raw mail as the SNS message"
     publish("raw", mail(s).decode(), s, ("amit@acme.com", "ops@acme.com"))
     s = "JSON envelope with -r"
-    publish("envelope", json.dumps({"mail": mail(s, to="partner@elsewhere.net").decode(),
-                                    "recipients": ["legal@acme.com"]}), s,
-            ("amit@acme.com", "legal@acme.com"))
+    publish(
+        "envelope",
+        json.dumps({"mail": mail(s, to="partner@elsewhere.net").decode(), "recipients": ["legal@acme.com"]}),
+        s,
+        ("amit@acme.com", "legal@acme.com"),
+    )
     s = "Base64 envelope, Latin-1 subject caf\xe9"
-    publish("base64", json.dumps({"mailBase64": base64.b64encode(mail(s, to="Équipe <team@example.org>")).decode()}),
-            s, ("amit@acme.com", "team@example.org"))
+    publish(
+        "base64",
+        json.dumps({"mailBase64": base64.b64encode(mail(s, to="Équipe <team@example.org>")).decode()}),
+        s,
+        ("amit@acme.com", "team@example.org"),
+    )
     s = "Envelope pointing at S3"
     s3.put_object(Bucket=inbound, Key="pointed/one.eml", Body=mail(s, to="ops@acme.com"))
-    publish("envelope-s3", json.dumps({"s3": {"bucket": inbound, "key": "pointed/one.eml"}}), s,
-            ("amit@acme.com", "ops@acme.com"))
+    publish(
+        "envelope-s3",
+        json.dumps({"s3": {"bucket": inbound, "key": "pointed/one.eml"}}),
+        s,
+        ("amit@acme.com", "ops@acme.com"),
+    )
     s = "SES receipt, SNS action, Bcc only in the envelope"
-    ses_note = {"notificationType": "Received",
-                "mail": {"messageId": "ses-demo-1", "destination": ["ceo@acme.com"]},
-                "receipt": {"recipients": ["ceo@acme.com"], "action": {"type": "SNS", "encoding": "BASE64"}},
-                "content": base64.b64encode(mail(s, sender="vendor@supplier.io", to="sales@supplier.io")).decode()}
+    ses_note = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-demo-1", "destination": ["ceo@acme.com"]},
+        "receipt": {"recipients": ["ceo@acme.com"], "action": {"type": "SNS", "encoding": "BASE64"}},
+        "content": base64.b64encode(mail(s, sender="vendor@supplier.io", to="sales@supplier.io")).decode(),
+    }
     publish("ses-sns", json.dumps(ses_note), s, ("ceo@acme.com",))
     s = "SES receipt, S3 action"
-    s3.put_object(Bucket=inbound, Key="ses/abcdef0123", Body=mail(s, sender="vendor@supplier.io", to="ap@acme.com"))
-    ses_s3 = {"notificationType": "Received", "mail": {"messageId": "ses-demo-2"},
-              "receipt": {"recipients": ["ap@acme.com"],
-                          "action": {"type": "S3", "bucketName": inbound, "objectKey": "ses/abcdef0123"}}}
+    s3.put_object(
+        Bucket=inbound, Key="ses/abcdef0123", Body=mail(s, sender="vendor@supplier.io", to="ap@acme.com")
+    )
+    ses_s3 = {
+        "notificationType": "Received",
+        "mail": {"messageId": "ses-demo-2"},
+        "receipt": {
+            "recipients": ["ap@acme.com"],
+            "action": {"type": "S3", "bucketName": inbound, "objectKey": "ses/abcdef0123"},
+        },
+    }
     publish("ses-s3", json.dumps(ses_s3), s, ("ap@acme.com",))
     sns.publish(TopicArn=topic, Message=json.dumps({"notificationType": "AMAZON_SES_SETUP_NOTIFICATION"}))
     s = "Large mail through the SNS extended client"
     publish_extended(stack, inbound, mail(s, attachment_bytes=400_000), s)
     expects.append(Expect("extended", "SNS", s, ("amit@acme.com", "ops@acme.com")))
 
-    def drop(label: str, key: str, data: bytes | Path, subject: str, vaults: tuple[str, ...] = (),
-             rejected: str | None = None, notified: bool = False) -> None:
+    def drop(
+        label: str,
+        key: str,
+        data: bytes | Path,
+        subject: str,
+        vaults: tuple[str, ...] = (),
+        rejected: str | None = None,
+        notified: bool = False,
+    ) -> None:
         if isinstance(data, Path):
             s3.upload_file(str(data), bucket, key)
         else:
@@ -88,21 +116,41 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
         expects.append(Expect(label, f"S3 {key}", subject, vaults, rejected, notified))
 
     s = "Dropped into the bucket"
-    drop("s3", "inbox/2026/dropped.eml", mail(s, cc="Doe, John <john@example.org>"), s,
-         ("amit@acme.com", "john@example.org", "ops@acme.com"))
+    drop(
+        "s3",
+        "inbox/2026/dropped.eml",
+        mail(s, cc="Doe, John <john@example.org>"),
+        s,
+        ("amit@acme.com", "john@example.org", "ops@acme.com"),
+    )
     s = "Key with spaces, plus and unicode"
     drop("s3-odd-key", "inbox/Weekly report + été.eml", mail(s), s, ("amit@acme.com", "ops@acme.com"))
     s = "No primary-domain recipient"
-    drop("s3-nobody", "inbox/stranger.eml", mail(s, sender="x@other.net", to="y@other.net"), s,
-         rejected="NoPrimaryDomainRecipient")
+    drop(
+        "s3-nobody",
+        "inbox/stranger.eml",
+        mail(s, sender="x@other.net", to="y@other.net"),
+        s,
+        rejected="NoPrimaryDomainRecipient",
+    )
     s = "Twelve MiB: SES never sent it"
-    drop("s3-12mib", "outbound/big-12mib.eml",
-         write_big_mail(work / "12.eml", 12 * 1024 * 1024, subject=s, to="Client <client@partner.net>"),
-         s, ("amit@acme.com",), notified=True)
+    drop(
+        "s3-12mib",
+        "outbound/big-12mib.eml",
+        write_big_mail(work / "12.eml", 12 * 1024 * 1024, subject=s, to="Client <client@partner.net>"),
+        s,
+        ("amit@acme.com",),
+        notified=True,
+    )
     s = "Over 50 MB: refused before any request"
-    drop("s3-51mb", "outbound/huge-51mb.eml",
-         write_big_mail(work / "51.eml", 51 * 1024 * 1024, subject=s, to="ops@acme.com"), s,
-         rejected="MailTooLarge", notified=True)
+    drop(
+        "s3-51mb",
+        "outbound/huge-51mb.eml",
+        write_big_mail(work / "51.eml", 51 * 1024 * 1024, subject=s, to="ops@acme.com"),
+        s,
+        rejected="MailTooLarge",
+        notified=True,
+    )
     s3.put_object(Bucket=bucket, Key="inbox/folder/", Body=b"")  # a folder marker: skipped
     return expects
 
@@ -112,7 +160,7 @@ def publish_extended(stack: LocalStack, bucket: str, data: bytes, subject: str) 
     import boto3
     import sns_extended_client  # noqa: F401  (patches boto3's SNS client)
 
-    sns = boto3.client("sns", endpoint_url=stack.moto.url, region_name="us-east-1")
+    sns: Any = boto3.client("sns", endpoint_url=stack.moto.url, region_name="us-east-1")
     sns.large_payload_support = bucket
     sns.always_through_s3 = True
     sns.use_legacy_attribute = False
@@ -129,19 +177,22 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
     problems: list[str] = []
     print("\n=== Archived mails (read back from the Active Store emulator) ===")
     for ex in expects:
-        rec = by_subject.get(ex.subject)
         if ex.rejected:
             continue
-        if rec is None:
+        found = by_subject.get(ex.subject)
+        if found is None:
             problems.append(f"{ex.label}: not archived")
             print(f"  MISSING  {ex.label:<12} {ex.how}")
             continue
+        rec = found
         vaults = tuple(sorted(rec["vaults"]))
         ok = vaults == tuple(sorted(ex.vaults)) and rec["stores"] == 1
         if not ok:
             problems.append(f"{ex.label}: vaults {vaults} stored {rec['stores']}x, expected {ex.vaults} once")
-        print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {ex.how:<34} -> {', '.join(vaults)}"
-              f"  ({rec['size']} bytes, stored {rec['stores']}x)")
+        print(
+            f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {ex.how:<34} -> {', '.join(vaults)}"
+            f"  ({rec['size']} bytes, stored {rec['stores']}x)"
+        )
     print("\n=== Rejected (permanent, not retried; recorded as object tags) ===")
     for ex in expects:
         if not ex.rejected:
@@ -151,26 +202,34 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
         ok = tags.get("vaultmail-status") == "rejected" and tags.get("vaultmail-reason") == ex.rejected
         if not ok:
             problems.append(f"{ex.label}: tags {tags}, expected rejection {ex.rejected}")
-        print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {key:<34} reason={tags.get('vaultmail-reason')}")
+        print(
+            f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {key:<34} reason={tags.get('vaultmail-reason')}"
+        )
     print("\n=== Oversize scan: notices sent with SES ===")
     sent = stack.sent_emails()
-    notices = [m for m in sent if "postmaster@acme.com" not in json.dumps(m.get("destinations", m))]
+    admin = stack.parameters["AdminEmail"]
+    notices = [m for m in sent if admin not in json.dumps(m["destinations"])]
     for ex in expects:
         if not ex.notified:
             continue
-        match = [m for m in notices if ex.subject in json.dumps(m)]
+        match = [m for m in notices if ex.subject in m["subject"]]
         if len(match) != 1:
             problems.append(f"{ex.label}: {len(match)} notices, expected 1")
             print(f"  MISSING  {ex.label}")
             continue
-        body = json.dumps(match[0])
-        link = re.search(r"https?://[^\s\"\\<>]+", body)
-        fetched = requests.get(link.group(0).replace("\\u0026", "&"), timeout=30) if link else None
+        notice = match[0]
+        link = re.search(r'href="(https?://[^"]+)"', notice["body"])
+        fetched = requests.get(html.unescape(link.group(1)), timeout=60) if link else None
         ok = fetched is not None and fetched.status_code == 200
         if not ok:
             problems.append(f"{ex.label}: the link in the notice did not download")
-        print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} to {match[0].get('destinations') or match[0].get('destination')}"
-              f" link downloads {len(fetched.content) if fetched is not None else 0} bytes")
+        to = ", ".join(a for field in notice["destinations"].values() for a in field)
+        size = len(fetched.content) if fetched is not None else 0
+        print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} to {to}; link downloads {size} bytes")
+    stats_mails = [m for m in sent if admin in json.dumps(m["destinations"])]
+    print(f"  admin stats mails to {admin}: {len(stats_mails)}")
+    if not stats_mails:
+        problems.append("no stats mail reached the admin")
     print("\n=== Scanner stats (also sent to the admin when ADMIN_EMAIL is set) ===")
     print("  " + json.dumps(scan, default=str))
     for kind in ("sns_uploader", "s3_uploader"):
@@ -183,8 +242,10 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
         for p in problems:
             print(f"  - {p}")
         return 1
-    print(f"DEMO OK: {len(expects)} inputs, {len(records)} mails archived once each, "
-          "rejections recorded, oversize mails notified once.")
+    print(
+        f"DEMO OK: {len(expects)} inputs, {len(records)} mails archived once each, "
+        "rejections recorded, oversize mails notified once."
+    )
     return 0
 
 
@@ -204,7 +265,11 @@ def main() -> int:
     print("vaultmail demo: building the stack (sam build on Python 3.13) and starting moto + the emulator...")
     with tempfile.TemporaryDirectory() as tmp, LocalStack() as stack:
         print(f"  moto at {stack.moto.url}, Active Store emulator at {stack.emulator.url}")
-        print(f"  functions from {'the SOURCE TREE' if stack.build and stack.build.from_source else stack.build.directory if stack.build else '?'}")
+        build = stack.build
+        where = (
+            "the SOURCE TREE" if build is None or build.from_source else f"{build.directory} ({build.python})"
+        )
+        print(f"  functions from {where}")
         expects = publish_all(stack, Path(tmp))
         invocations = stack.pump()
         print(f"  delivered {len(invocations)} events to the uploaders")

@@ -386,15 +386,11 @@ class LocalStack:
         ]
 
     def sent_emails(self) -> list[dict[str, Any]]:
+        """What moto's SES accepted: dicts with source, destinations, subject, body."""
         import requests
 
-        data = requests.get(f"{self.moto.url}/moto-api/data.json", timeout=10).json()
-        out: list[dict[str, Any]] = []
-        for backend in ("ses", "sesv2"):
-            for key, value in (data.get(backend) or {}).items():
-                if "sent" in key.lower() or "message" in key.lower():
-                    out.extend(value if isinstance(value, list) else [value])
-        return out
+        data = requests.get(f"{self.moto.url}/moto-api/data.json", timeout=30).json()
+        return list((data.get("ses") or {}).get("Message", []))
 
 
 def s3_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any] | None:

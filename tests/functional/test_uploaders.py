@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -232,3 +233,36 @@ def test_large_mail_via_sns_extended_client(lambda_world: LambdaWorld, emulator:
     SNS_APP.lambda_handler(event, FakeContext())
     (record,) = emulator.records()
     assert record["size"] == len(data)
+
+
+def test_eventbridge_object_created(lambda_world: LambdaWorld, emulator: Any) -> None:
+    """The same object event through EventBridge (for buckets the stack does not own)."""
+    key = "external/Report + été.eml"
+    put = lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=mail("via eventbridge"))
+    event = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-20T09:30:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{lambda_world.bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": lambda_world.bucket},
+            "object": {
+                "key": quote_plus(key, safe="/"),
+                "size": 300,
+                "etag": put["ETag"].strip('"'),
+                "version-id": put.get("VersionId"),
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+    (result,) = S3_APP.lambda_handler(event, FakeContext())["results"]
+    assert result["status"] == "archived", result
+    assert tags(lambda_world, key)["vaultmail-status"] == "archived"
