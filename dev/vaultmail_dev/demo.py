@@ -48,7 +48,7 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
     def publish(label: str, message: str, subject: str, vaults: tuple[str, ...], **attrs: str) -> None:
         attributes = {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()}
         sns.publish(TopicArn=topic, Message=message, MessageAttributes=attributes)
-        expects.append(Expect(label, "SNS", subject, vaults))
+        expects.append(Expect(label, f"SNS {label}", subject, vaults))
 
     s = "Raw mail as the SNS message"
     publish("raw", mail(s).decode(), s, ("amit@acme.com", "ops@acme.com"))
@@ -98,7 +98,7 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
     sns.publish(TopicArn=topic, Message=json.dumps({"notificationType": "AMAZON_SES_SETUP_NOTIFICATION"}))
     s = "Large mail through the SNS extended client"
     publish_extended(stack, inbound, mail(s, attachment_bytes=400_000), s)
-    expects.append(Expect("extended", "SNS", s, ("amit@acme.com", "ops@acme.com")))
+    expects.append(Expect("extended", "SNS extended client", s, ("amit@acme.com", "ops@acme.com")))
 
     def drop(
         label: str,
@@ -226,6 +226,7 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
         to = ", ".join(a for field in notice["destinations"].values() for a in field)
         size = len(fetched.content) if fetched is not None else 0
         print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} to {to}; link downloads {size} bytes")
+        print(f"{'':<23} subject: {notice['subject']}")
     stats_mails = [m for m in sent if admin in json.dumps(m["destinations"])]
     print(f"  admin stats mails to {admin}: {len(stats_mails)}")
     if not stats_mails:

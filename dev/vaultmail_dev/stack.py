@@ -386,11 +386,19 @@ class LocalStack:
         ]
 
     def sent_emails(self) -> list[dict[str, Any]]:
-        """What moto's SES accepted: dicts with source, destinations, subject, body."""
-        import requests
+        """What moto's SES accepted: dicts with source, destinations, subject, body.
 
-        data = requests.get(f"{self.moto.url}/moto-api/data.json", timeout=30).json()
-        return list((data.get("ses") or {}).get("Message", []))
+        moto runs in this process, so its backend is read directly (its data.json dashboard
+        serialises every backend, including S3's large objects).
+        """
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[ACCOUNT][REGION].sent_messages
+        return [
+            {"source": m.source, "destinations": m.destinations, "subject": m.subject, "body": m.body}
+            for m in sent
+            if hasattr(m, "destinations")
+        ]
 
 
 def s3_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any] | None:
