@@ -58,13 +58,14 @@ IMPORT_CHILD = r"""
 import sys, time
 t = time.perf_counter()
 sys.path[:0] = sys.argv[2:5]
-if sys.argv[1] == "floor":
-    import boto3
-    for service in sys.argv[5].split(","):
-        boto3.client(service)
-else:
-    import app
-print((time.perf_counter() - t) * 1000)
+if sys.argv[1] == "handler":
+    import app  # the handler module, as Lambda's init phase imports it
+imported = time.perf_counter()
+import boto3
+for service in sys.argv[5].split(","):
+    boto3.client(service)  # what the first invocation creates (the handler creates them lazily)
+done = time.perf_counter()
+print((imported - t) * 1000, (done - t) * 1000)
 """
 
 
@@ -109,6 +110,8 @@ def rss(build: sambuild.Build) -> dict[str, object]:
     deltas = [(r["big_kib"] - r["small_kib"]) / 1024 for r in runs]
     return {
         "s3_uploader_50mb_peak_rss_above_small_mib": [round(d, 2) for d in deltas],
+        "peak_rss_after_small_mib": [round(r["small_kib"] / 1024, 1) for r in runs],
+        "peak_rss_after_50mb_mib": [round(r["big_kib"] / 1024, 1) for r in runs],
         "statuses": [r["status"] for r in runs],
         "goal_mib": 16,
         "goal_met": max(deltas) <= 16,
@@ -130,22 +133,22 @@ def imports(build: sambuild.Build) -> dict[str, object]:
             str(build.deps_dir),
         ]
 
-        def time_one(kind: str, paths: list[str] = paths, services: tuple[str, ...] = services) -> float:
-            res = subprocess.run(
-                [build.python, "-I", "-c", IMPORT_CHILD, kind, *paths, ",".join(services)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return float(res.stdout.strip().splitlines()[-1])
+        def time_one(
+            kind: str, paths: list[str] = paths, services: tuple[str, ...] = services
+        ) -> list[float]:
+            cmd = [build.python, "-I", "-c", IMPORT_CHILD, kind, *paths, ",".join(services)]
+            res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            return [float(x) for x in res.stdout.split()]
 
-        handler = statistics.median(time_one("handler") for _ in range(RUNS))
-        floor = statistics.median(time_one("floor") for _ in range(RUNS))
+        handler_runs = [time_one("handler") for _ in range(RUNS)]
+        floor = statistics.median(time_one("floor")[1] for _ in range(RUNS))
+        handler_import = statistics.median(r[0] for r in handler_runs)
+        handler_total = statistics.median(r[1] for r in handler_runs)
         out[logical] = {
-            "import_ms": round(handler, 1),
+            "handler_import_ms": round(handler_import, 1),
+            "handler_import_plus_clients_ms": round(handler_total, 1),
             "boto3_and_clients_ms": round(floor, 1),
-            "ratio": round(handler / floor, 2),
+            "ratio": round(handler_total / floor, 2),
             "goal_ratio": 1.3,
         }
     return out
