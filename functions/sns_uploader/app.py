@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from vaultmail import runtime
 from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Skip, from_sns_message
-from vaultmail.uploader import Outcome
 
 logger, metrics = runtime.logger, runtime.metrics
 
@@ -31,9 +30,7 @@ def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
                 attributes=message.raw_event.get("MessageAttributes") or {},
             )
         except InvalidEvent as exc:
-            outcome = Outcome(f"sns:{message.message_id}", "rejected", reason=exc.reason, message=exc.message)
-            runtime.record(outcome)
-            results.append(outcome.as_dict())
+            results.append(runtime.reject(f"sns:{message.message_id}", exc))
             continue
         if isinstance(job, Skip):
             logger.info("skipped", extra={"why": job.why})

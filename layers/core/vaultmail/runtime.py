@@ -103,6 +103,15 @@ def process(job: Job) -> Outcome:
     return outcome
 
 
+def reject(origin: str, exc: VaultmailError) -> dict[str, Any]:
+    """Record a permanent failure found before any job ran (a message that is not a mail)."""
+    from .uploader import Outcome
+
+    outcome = Outcome(origin, "rejected", reason=exc.reason, message=exc.message)
+    record(outcome)
+    return outcome.as_dict()
+
+
 def record(outcome: Outcome) -> None:
     """Log and count an outcome (never the key, never mail content)."""
     if outcome.status == "archived":
