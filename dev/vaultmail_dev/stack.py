@@ -359,31 +359,33 @@ class LocalStack:
         return self.function("oversize_scanner").invoke(event)
 
     def dlq_records(self, kind: str, *, delete: bool = False) -> list[dict[str, Any]]:
+        """Every record in a function's dead-letter queue (left there unless ``delete``)."""
         sqs, url = self.client("sqs"), self.dlq(kind)
         records: list[dict[str, Any]] = []
-        if not url:
-            return records
-        while True:
-            msgs = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                VisibilityTimeout=0 if not delete else 30,
-            ).get("Messages", [])
-            if not msgs:
-                return records
-            for msg in msgs:
+        handles: list[str] = []
+        while url:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+            if not msgs.get("Messages"):
+                break
+            for msg in msgs["Messages"]:
                 records.append(json.loads(msg["Body"]))
-                if delete:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
-            if not delete:
-                return records
+                handles.append(msg["ReceiptHandle"])
+        for handle in handles:
+            if delete:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+            else:  # visible again, as if nobody had looked
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return records
 
     def replay_dlq(self, kind: str) -> list[Invocation]:
-        """What an operator does after an outage: re-invoke each dead-lettered event."""
-        return [
-            self.function(kind).invoke_async(r["requestPayload"]) for r in self.dlq_records(kind, delete=True)
-        ]
+        """What an operator does after an outage: ``vaultmail replay``'s code, with Lambda local."""
+        from vaultmail.replay import replay
+
+        runner = self.function(kind)
+        assert runner.spec.dlq_url is not None
+        local_lambda = LocalLambda(runner)
+        list(replay(self.client("sqs"), local_lambda, runner.spec.dlq_url, runner.spec.logical_id))
+        return local_lambda.invocations
 
     def sent_emails(self) -> list[dict[str, Any]]:
         """What moto's SES accepted: dicts with source, destinations, subject, body.
@@ -399,6 +401,19 @@ class LocalStack:
             for m in sent
             if hasattr(m, "destinations")
         ]
+
+
+class LocalLambda:
+    """The one Lambda API call ``vaultmail replay`` makes, served by a local runner."""
+
+    def __init__(self, runner: FunctionRunner) -> None:
+        self.runner = runner
+        self.invocations: list[Invocation] = []
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        assert InvocationType == "Event" and FunctionName == self.runner.spec.logical_id
+        self.invocations.append(self.runner.invoke_async(json.loads(Payload)))
+        return {"StatusCode": 202}
 
 
 def s3_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any] | None:
