@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -66,7 +65,6 @@ class FunctionRunner:
         self.log_file = log_file
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
-        self.init_ms: float | None = None
         self.invocations: list[Invocation] = []
 
     def _start(self) -> subprocess.Popen[str]:
@@ -106,7 +104,6 @@ class FunctionRunner:
                     "errorMessage": f"init of {self.spec.logical_id} failed: {hello.get('errorMessage')}",
                 }
             )
-        self.init_ms = hello.get("initMs")
         return proc
 
     def invoke(self, event: dict[str, Any]) -> Any:
@@ -184,6 +181,3 @@ def destination_record(
         "responsePayload": {"errorType": error.get("errorType"), "errorMessage": error.get("errorMessage")},
     }
 
-
-def current_python() -> str:
-    return sys.executable

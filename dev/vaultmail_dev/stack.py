@@ -15,8 +15,6 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -355,8 +353,8 @@ class LocalStack:
         return done
 
     def run_scanner(self) -> Any:
-        event = scheduled_event(self.resolver.value({"Fn::GetAtt": ["OversizeScannerFunction", "Arn"]}))
-        return self.function("oversize_scanner").invoke(event)
+        """As if the scanner's schedule fired (synchronously, to return its stats)."""
+        return self.function("oversize_scanner").invoke(scheduled_event())
 
     def dlq_records(self, kind: str, *, delete: bool = False) -> list[dict[str, Any]]:
         """Every record in a function's dead-letter queue (left there unless ``delete``)."""
@@ -450,7 +448,8 @@ def sns_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def scheduled_event(rule_target: str) -> dict[str, Any]:
+def scheduled_event() -> dict[str, Any]:
+    """What an EventBridge schedule sends to the scanner."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -463,8 +462,3 @@ def scheduled_event(rule_target: str) -> dict[str, Any]:
         "detail": {},
     }
 
-
-@contextmanager
-def running(**kwargs: Any) -> Iterator[LocalStack]:
-    with LocalStack(**kwargs) as stack:
-        yield stack

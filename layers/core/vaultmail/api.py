@@ -19,13 +19,11 @@ from .errors import (
     UploadRejected,
     VaultmailError,
 )
-from .settings import MAX_MAIL_BYTES
 
 UPLOADS_PATH = "/v1/uploads"
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAIL_CONTENT_TYPE = "message/rfc822"
-LIMIT_BYTES = MAX_MAIL_BYTES
 
 
 @dataclass(frozen=True)
