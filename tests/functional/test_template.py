@@ -1,139 +1,564 @@
-"""template.yaml: `sam validate --lint`, the promises of design.md, and `sam build` on Python 3.13."""
+"""template.yaml, samconfig.toml and events/: `sam validate --lint`, the promises of design.md
+checked on the template as written AND as SAM transforms it (the roles and invoke configs that
+CloudFormation would really create), and `sam build` for python3.13 on arm64."""
 
 from __future__ import annotations
 
+import ast
+import copy
+import json
 import os
+import re
+import struct
 import subprocess
+import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from samcli.yamlhelper import yaml_parse
+from samtranslator.parser import parser as sam_parser
+from samtranslator.translator.translator import Translator
 
 from vaultmail_dev import sambuild
-from vaultmail_dev.stack import load_template
+
+from ..sam_build import build
 
 ROOT = sambuild.ROOT
-TEMPLATE = load_template()
+DESIGN = ROOT.parent / "shared" / "design.md"
+TEMPLATE: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 UPLOADERS = ("SnsUploaderFunction", "S3UploaderFunction")
+SCANNER = "OversizeScannerFunction"
+FUNCTIONS = (*UPLOADERS, SCANNER)
+
+# design.md's settings table: name -> "used by" (kept here so the test runs without shared/;
+# test_settings_table_matches_design_md checks it against design.md when that is present).
+DESIGN_SETTINGS = {
+    "PRIMARY_DOMAIN": "uploaders, CLI",
+    "API_ENDPOINT_URL": "uploaders, CLI",
+    "API_KEY": "CLI, local runs",
+    "API_KEY_SECRET_ARN": "Lambdas",
+    "MAIL_BUCKET": "scanner",
+    "SCAN_PREFIXES": "scanner",
+    "SIZE_THRESHOLD_BYTES": "scanner",
+    "NOTIFY_FROM": "scanner",
+    "ADMIN_EMAIL": "scanner",
+    "LINK_EXPIRY_SECONDS": "scanner",
+    "STATE_TABLE": "all",
+    "AWS_ENDPOINT_URL": "all",
+}
+NOT_IN_LAMBDA = {"API_KEY", "AWS_ENDPOINT_URL"}  # plain-text key; local emulator endpoint
 
 
-def of_type(rtype: str) -> dict[str, Any]:
-    return {k: v for k, v in RESOURCES.items() if v["Type"] == rtype}
+def _expected_env(function: str) -> set[str]:
+    users = {
+        "uploaders": set(UPLOADERS),
+        "scanner": {SCANNER},
+        "Lambdas": set(UPLOADERS),  # the API key: only the uploaders call the API
+        "all": set(FUNCTIONS),
+    }
+    wanted = set()
+    for name, used_by in DESIGN_SETTINGS.items():
+        if name in NOT_IN_LAMBDA:
+            continue
+        if any(function in users.get(who.strip(), set()) for who in used_by.split(",")):
+            wanted.add(name)
+    return wanted
 
 
-def test_sam_validate_lint() -> None:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
-    proc = subprocess.run(
-        [sambuild.sam_executable(), "validate", "--lint", "--template", str(ROOT / "template.yaml")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def of_type(rtype: str, resources: dict[str, Any] = RESOURCES) -> dict[str, Any]:
+    return {k: v for k, v in resources.items() if v["Type"] == rtype}
 
 
-def test_three_functions_one_layer_python313_arm64() -> None:
-    glob = TEMPLATE["Globals"]["Function"]
-    assert glob["Runtime"] == "python3.13" and glob["Architectures"] == ["arm64"]
-    assert glob["Layers"] == [{"Ref": "CoreLayer"}]
-    code = {v["Properties"]["CodeUri"].rstrip("/") for v in FUNCTIONS.values()}
-    assert code == {"functions/sns_uploader", "functions/s3_uploader", "functions/oversize_scanner"}
-    (layer,) = of_type("AWS::Serverless::LayerVersion").values()
-    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/core"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
-    for name in UPLOADERS:
-        assert FUNCTIONS[name]["Properties"].get("MemorySize", glob["MemorySize"]) == 128
+def props(logical: str, resources: dict[str, Any] = RESOURCES) -> dict[str, Any]:
+    return dict(resources[logical].get("Properties") or {})
 
 
-def test_one_state_table_with_the_idempotency_schema() -> None:
-    (table,) = of_type("AWS::DynamoDB::Table").values()
-    props = table["Properties"]
-    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+def listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
-def test_uploaders_retry_twice_then_dead_letter_with_an_alarm() -> None:
-    alarms = of_type("AWS::CloudWatch::Alarm").values()
-    alarmed = {a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms}
-    for name in UPLOADERS:
-        cfg = FUNCTIONS[name]["Properties"]["EventInvokeConfig"]
-        assert cfg["MaximumRetryAttempts"] == 2 and cfg["MaximumEventAgeInSeconds"] > 0
-        dest = cfg["DestinationConfig"]["OnFailure"]
-        assert dest["Type"] == "SQS"
-        queue = dest["Destination"]["Fn::GetAtt"][0]
-        assert RESOURCES[queue]["Type"] == "AWS::SQS::Queue" and queue in alarmed
-
-
-def test_events_and_schedule() -> None:
-    sns = FUNCTIONS["SnsUploaderFunction"]["Properties"]["Events"]
-    s3 = FUNCTIONS["S3UploaderFunction"]["Properties"]["Events"]
-    scan = FUNCTIONS["OversizeScannerFunction"]["Properties"]["Events"]
-    assert [e["Type"] for e in sns.values()] == ["SNS"]
-    assert [e["Type"] for e in s3.values()] == ["S3"]
-    assert [e["Type"] for e in scan.values()] == ["ScheduleV2"]
-
-
-def test_mail_bucket_is_private_encrypted_versioned() -> None:
-    props = RESOURCES["MailBucket"]["Properties"]
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert all(props["PublicAccessBlockConfiguration"].values())
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-
-
-def _statements(node: Any) -> list[dict[str, Any]]:
-    """Every IAM-like statement (dict with Effect and Action) anywhere under ``node``."""
+def statements(node: Any) -> list[dict[str, Any]]:
+    """Every IAM-like statement (a dict with Effect and Action) anywhere under ``node``."""
     found: list[dict[str, Any]] = []
     if isinstance(node, dict):
         if "Effect" in node and "Action" in node:
             found.append(node)
         for value in node.values():
-            found += _statements(value)
+            found += statements(value)
     elif isinstance(node, list):
         for value in node:
-            found += _statements(value)
+            found += statements(value)
     return found
 
 
-def test_no_wildcard_actions_and_no_plain_text_key() -> None:
-    statements = [s for k, v in RESOURCES.items() if k != "MailBucketPolicy" for s in _statements(v)]
-    assert statements
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert not any("*" in str(a) for a in actions), statement
-    assert "ApiKey" not in TEMPLATE["Parameters"]  # the key comes from Secrets Manager only
+@cache
+def transformed() -> dict[str, Any]:
+    """The template as the AWS::Serverless transform expands it (offline, as `sam validate` does)."""
+    template = copy.deepcopy(TEMPLATE)
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["CodeUri"] = "s3://bucket/function.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = "s3://bucket/layer.zip"
+    translator = Translator(
+        None, sam_parser.Parser(), [], boto_session=boto3.session.Session(region_name="us-east-1")
+    )
+    out: dict[str, Any] = translator.translate(
+        sam_template=template, parameter_values={}, get_managed_policy_map=lambda: {}
+    )
+    return out
 
 
-def test_environment_names_of_design_md() -> None:
-    glob = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    assert {"PRIMARY_DOMAIN", "API_ENDPOINT_URL", "API_KEY_SECRET_ARN", "STATE_TABLE"} <= set(glob)
-    scanner = FUNCTIONS["OversizeScannerFunction"]["Properties"]["Environment"]["Variables"]
+def role_statements(function: str) -> list[dict[str, Any]]:
+    out = transformed()["Resources"]
+    role = out[f"{function}Role"]["Properties"]
+    found: list[dict[str, Any]] = []
+    for policy in role.get("Policies", []):
+        found += statements(policy["PolicyDocument"])
+    return found
+
+
+def actions_of(function: str) -> set[str]:
+    return {a for s in role_statements(function) if s["Effect"] == "Allow" for a in listify(s["Action"])}
+
+
+# ---- lint ----------------------------------------------------------------------------------
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_sam_validate_lint() -> None:
+    proc = _run([sambuild.sam_executable(), "validate", "--lint", "--template", str(ROOT / "template.yaml")])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is a valid SAM Template" in proc.stdout + proc.stderr
+
+
+def test_cfn_lint_with_informational_checks() -> None:
+    cfn_lint = Path(sambuild.sam_executable()).with_name("cfn-lint")
+    if not cfn_lint.exists():
+        pytest.skip(f"cfn-lint not installed beside sam ({cfn_lint}): informational checks NOT run")
+    proc = _run([str(cfn_lint), "--include-checks", "I", "--", str(ROOT / "template.yaml")])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---- functions and layer ---------------------------------------------------------------------
+
+
+def test_three_functions_one_layer_python313_arm64() -> None:
+    glob = TEMPLATE["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.13" and glob["Architectures"] == ["arm64"]
+    assert glob["Layers"] == [{"Ref": "CoreLayer"}] and glob["Handler"] == "app.lambda_handler"
+    assert set(of_type("AWS::Serverless::Function")) == set(FUNCTIONS)
+    code = {name: props(name)["CodeUri"].rstrip("/") for name in FUNCTIONS}
+    assert code == {
+        "SnsUploaderFunction": "functions/sns_uploader",
+        "S3UploaderFunction": "functions/s3_uploader",
+        SCANNER: "functions/oversize_scanner",
+    }
+    (layer,) = of_type("AWS::Serverless::LayerVersion").values()
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/core"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    for name in UPLOADERS:
+        assert props(name).get("MemorySize", glob["MemorySize"]) == 128
+        assert props(name).get("Timeout", glob["Timeout"]) >= 180  # a 50 MB upload
+    assert props(SCANNER)["Timeout"] == 300
+
+
+def test_every_transformed_function_runs_python313_arm64_with_the_layer() -> None:
+    out = transformed()["Resources"]
+    layers = of_type("AWS::Lambda::LayerVersion", out)
+    assert len(layers) == 1
+    for name in FUNCTIONS:
+        fn = props(name, out)
+        assert fn["Runtime"] == "python3.13" and fn["Architectures"] == ["arm64"], name
+        assert fn["Handler"] == "app.lambda_handler"
+        assert [ref["Ref"] for ref in fn["Layers"]] == list(layers), name
+
+
+def test_function_requirements_are_empty_the_layer_has_the_dependencies() -> None:
+    for name in ("sns_uploader", "s3_uploader", "oversize_scanner"):
+        lines = (ROOT / "functions" / name / "requirements.txt").read_text().splitlines()
+        assert [line for line in lines if line.strip() and not line.lstrip().startswith("#")] == [], name
+    pinned = (ROOT / "layers/core/requirements.txt").read_text()
+    for dist in ("aws-lambda-powertools==", "requests==", "requests-toolbelt=="):
+        assert dist in pinned
+
+
+# ---- state ---------------------------------------------------------------------------------
+
+
+def test_one_state_table_with_the_idempotency_schema() -> None:
+    (logical, table), *others = of_type("AWS::DynamoDB::Table").items()
+    assert not others
+    p = table["Properties"]
+    assert p["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert p["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert p["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert p["BillingMode"] == "PAY_PER_REQUEST"
+    assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert p["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["STATE_TABLE"] == {"Ref": logical}
+
+
+# ---- nothing lost ----------------------------------------------------------------------------
+
+
+def test_uploaders_retry_twice_then_dead_letter_whole_events_with_an_alarm() -> None:
+    out = transformed()["Resources"]
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in of_type("AWS::Lambda::EventInvokeConfig", out).values()
+    }
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
+    for name in UPLOADERS:
+        cfg = configs[name]
+        assert cfg["MaximumRetryAttempts"] == 2 and 0 < cfg["MaximumEventAgeInSeconds"] <= 21600
+        queue = cfg["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        q = RESOURCES[queue]
+        assert q["Type"] == "AWS::SQS::Queue", name
+        assert q["Properties"]["MessageRetentionPeriod"] == 1209600  # 14 days
+        assert q["Properties"]["SqsManagedSseEnabled"] is True
+        assert q["DeletionPolicy"] == "Retain"
+        # SAM grants the destination itself: exactly sqs:SendMessage on that queue
+        sends = [s for s in role_statements(name) if "sqs:SendMessage" in listify(s["Action"])]
+        assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue, "Arn"]}], name
+        (alarm,) = [a for a in alarms if a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}]
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    scanner = configs[SCANNER]
+    assert scanner["MaximumRetryAttempts"] == 0 and not scanner.get("DestinationConfig")
+
+
+def test_events_topic_bucket_and_schedule() -> None:
+    (sns,) = props("SnsUploaderFunction")["Events"].values()
+    (s3,) = props("S3UploaderFunction")["Events"].values()
+    (scan,) = props(SCANNER)["Events"].values()
+    assert sns == {"Type": "SNS", "Properties": {"Topic": {"Ref": "MailTopic"}}}
+    assert s3["Type"] == "S3"
+    assert s3["Properties"]["Bucket"] == {"Ref": "MailBucket"}
+    assert s3["Properties"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
+    assert "Filter" not in s3["Properties"]  # every object: the handler skips folder markers
+    assert scan["Type"] in ("Schedule", "ScheduleV2")
+    assert scan["Properties"]["ScheduleExpression"] == {"Ref": "ScanSchedule"}
+    assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 hour)"
+
+
+def test_external_bucket_reaches_the_s3_uploader_through_eventbridge() -> None:
+    assert "EventBridge" in PARAMETERS["ExternalMailBucketName"]["Description"]
+    rule = RESOURCES["ExternalMailRule"]
+    assert rule["Condition"] == "HasExternalBucket"
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "ExternalMailBucketName"}]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["S3UploaderFunction", "Arn"]}
+    permission = RESOURCES["ExternalMailRulePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+
+
+def test_batch_operations_role_invokes_only_the_s3_uploader() -> None:
+    role = props("BatchOperationsRole")
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    found = statements(role["Policies"])
+    invoke = [s for s in found if "lambda:InvokeFunction" in listify(s["Action"])]
+    assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["S3UploaderFunction", "Arn"]}]
+    assert any("s3:GetObject" in listify(s["Action"]) for s in found)
+    assert TEMPLATE["Outputs"]["BatchOperationsRoleArn"]["Value"] == {
+        "Fn::GetAtt": ["BatchOperationsRole", "Arn"]
+    }
+
+
+# ---- storage and topics ------------------------------------------------------------------------
+
+
+def test_mail_bucket_is_private_encrypted_versioned_tls_only() -> None:
+    p = props("MailBucket")
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    pab = p["PublicAccessBlockConfiguration"]
+    assert set(pab) == {"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"}
+    assert all(v is True for v in pab.values())
+    assert p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert p["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert RESOURCES["MailBucket"]["DeletionPolicy"] == "Retain"
+    policy = props("MailBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "MailBucket"}
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_topics_use_a_customer_managed_key_that_ses_and_cloudwatch_may_use() -> None:
+    # alias/aws/sns cannot be granted to SES (receipt rules) or CloudWatch (alarm actions)
+    for topic in of_type("AWS::SNS::Topic"):
+        assert props(topic)["KmsMasterKeyId"] == {"Ref": "TopicKey"}, topic
+    key = props("TopicKey")
+    assert key["EnableKeyRotation"] is True
+    services = set()
+    for statement in key["KeyPolicy"]["Statement"]:
+        services |= set(listify((statement.get("Principal") or {}).get("Service", [])))
+    assert {"ses.amazonaws.com", "cloudwatch.amazonaws.com"} <= services
+
+
+# ---- least privilege ---------------------------------------------------------------------------
+
+
+def _is_key_admin_delegation(statement: dict[str, Any]) -> bool:
+    """The default KMS key policy statement: the account (root) administers the key through IAM."""
+    principal = statement.get("Principal") or {}
+    return (
+        statement.get("Sid") == "AccountAdministersTheKeyThroughIam"
+        and statement["Effect"] == "Allow"
+        and isinstance(principal, dict)
+        and str(principal.get("AWS", {})).find(":root") > 0
+    )
+
+
+def test_no_wildcard_actions_anywhere_after_the_transform() -> None:
+    found = []
+    for logical, resource in transformed()["Resources"].items():
+        for statement in statements(resource):
+            if statement["Effect"] == "Deny" or _is_key_admin_delegation(statement):
+                continue
+            found += [(logical, a) for a in listify(statement["Action"]) if "*" in str(a)]
+    assert found == []
+
+
+def test_no_role_statement_allows_every_resource() -> None:
+    for logical, role in of_type("AWS::IAM::Role", transformed()["Resources"]).items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in statements(policy["PolicyDocument"]):
+                assert "*" not in listify(statement.get("Resource")), (logical, statement)
+
+
+def test_functions_never_write_or_delete_mails() -> None:
+    for name in FUNCTIONS:
+        writes = {
+            a
+            for a in actions_of(name)
+            if a.startswith("s3:")
+            and "Tagging" not in a
+            and (a.startswith(("s3:Put", "s3:Delete", "s3:Restore", "s3:Abort")))
+        }
+        assert writes == set(), name
+
+
+def test_each_function_gets_only_what_it_uses() -> None:
+    table = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    # besides the managed AWSLambdaBasicExecutionRole (logs) and AWSXrayWriteOnlyAccess (traces):
+    sns = actions_of("SnsUploaderFunction")
+    assert sns == table | {
+        "secretsmanager:GetSecretValue",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "sqs:SendMessage",
+    }
+    s3 = actions_of("S3UploaderFunction")
+    assert s3 == table | {
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+    }
+    scanner = actions_of(SCANNER)
+    assert scanner == table | {
+        "dynamodb:BatchGetItem",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "ses:SendEmail",
+        "secretsmanager:GetSecretValue",
+    }
+    for name in UPLOADERS:
+        (secret,) = [
+            s for s in role_statements(name) if "secretsmanager:GetSecretValue" in listify(s["Action"])
+        ]
+        assert secret["Resource"] == {"Ref": "ApiKeySecretArn"}
+    (ses,) = [s for s in role_statements(SCANNER) if "ses:SendEmail" in listify(s["Action"])]
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "NotifyFrom"}}}
+    for name in FUNCTIONS:
+        for statement in role_statements(name):
+            if any(str(a).startswith("dynamodb:") for a in listify(statement["Action"])):
+                assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+
+
+def _dynamodb_calls(source: Path) -> set[str]:
+    """The IAM actions of the DynamoDB client methods that ``source`` calls (``x.put_item(...)``)."""
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    operations: dict[str, str] = client.meta.method_to_api_mapping
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    return {
+        f"dynamodb:{operations[node.func.attr]}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in operations
+    }
+
+
+def test_roles_allow_every_dynamodb_call_the_code_makes() -> None:
+    """Read from the code that runs, not from a list kept by hand: the scanner's state adapter and
+    the Powertools idempotency layer the uploaders use."""
+    import aws_lambda_powertools.utilities.idempotency.persistence.dynamodb as idempotency
+
+    scanner_calls = _dynamodb_calls(ROOT / "layers/core/vaultmail/state.py")
+    assert "dynamodb:BatchGetItem" in scanner_calls  # the walk finds what it should
+    assert scanner_calls <= actions_of(SCANNER)
+    uploader_calls = _dynamodb_calls(Path(idempotency.__file__))
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= uploader_calls
+    for name in UPLOADERS:
+        assert uploader_calls <= actions_of(name), name
+
+
+def test_the_api_key_is_never_a_parameter_or_plain_environment() -> None:
+    assert [p for p in PARAMETERS if "apikey" in p.lower()] == ["ApiKeySecretArn"]
+    assert PARAMETERS["ApiKeySecretArn"]["AllowedPattern"].startswith("^arn:aws")
+    for name in FUNCTIONS:
+        env = props(name, transformed()["Resources"])["Environment"]["Variables"]
+        assert not NOT_IN_LAMBDA & set(env), name
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def test_environment_names_of_design_md_per_function() -> None:
+    out = transformed()["Resources"]
+    for name in FUNCTIONS:
+        env = props(name, out)["Environment"]["Variables"]
+        missing = _expected_env(name) - set(env)
+        assert not missing, (name, missing)
+        assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(env)
+        assert env["POWERTOOLS_SERVICE_NAME"] == "vaultmail"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Vaultmail"
+    scanner = props(SCANNER, out)["Environment"]["Variables"]
+    assert {"SCAN_SUFFIXES", "SIGNING_SECRET_ARN", "ALLOWED_RECIPIENT_DOMAINS"} <= set(scanner)
+    assert scanner["MAIL_BUCKET"] == {
+        "Fn::If": ["ScansOwnBucket", {"Ref": "MailBucket"}, {"Ref": "ScanBucketName"}]
+    }
+
+
+def test_settings_table_matches_design_md() -> None:
+    if not DESIGN.exists():
+        pytest.skip(f"{DESIGN} not found: the settings table was checked against the copy in this test only")
+    rows = re.findall(r"^\|\s*`([A-Z_]+)`\s*\|\s*([^|]+?)\s*\|", DESIGN.read_text(), re.MULTILINE)
+    assert dict(rows) == DESIGN_SETTINGS
+
+
+def test_parameter_defaults_and_bounds() -> None:
+    p = PARAMETERS
+    assert p["LinkExpirySeconds"]["MaxValue"] == 604800 and p["LinkExpirySeconds"]["Default"] == 604800
+    assert p["SizeThresholdBytes"]["Default"] == 10485760
+    assert p["ScanSuffixes"]["Default"] == ".eml"
+    assert p["LogLevel"]["Default"] == "INFO"
+    for optional in (
+        "AdminEmail",
+        "ScanBucketName",
+        "ScanPrefixes",
+        "SigningSecretArn",
+        "AllowedRecipientDomains",
+        "ExternalMailBucketName",
+        "AlarmEmail",
+    ):
+        assert p[optional]["Default"] == "", optional
+    for name, spec in p.items():
+        assert spec.get("Description"), name
+
+
+def test_outputs() -> None:
     assert {
-        "MAIL_BUCKET",
-        "SCAN_PREFIXES",
-        "SIZE_THRESHOLD_BYTES",
-        "NOTIFY_FROM",
-        "ADMIN_EMAIL",
-        "LINK_EXPIRY_SECONDS",
-    } <= set(scanner)
-    assert TEMPLATE["Parameters"]["LinkExpirySeconds"]["MaxValue"] == 604800
+        "MailTopicArn",
+        "MailBucketName",
+        "StateTableName",
+        "SnsUploaderDlqUrl",
+        "SnsUploaderDlqName",
+        "S3UploaderDlqUrl",
+        "S3UploaderDlqName",
+        "SnsUploaderFunctionName",
+        "SnsUploaderFunctionArn",
+        "S3UploaderFunctionName",
+        "S3UploaderFunctionArn",
+        "OversizeScannerFunctionName",
+        "OversizeScannerFunctionArn",
+        "BatchOperationsRoleArn",
+        "CoreLayerArn",
+    } <= set(TEMPLATE["Outputs"])
 
 
-@pytest.fixture(scope="module")
-def built() -> Path:
-    python = sambuild.find_python313()
-    if python is None:
-        pytest.skip("NO python3.13 on PATH or in pyenv: sam build for the python3.13 runtime was NOT tested")
-    return sambuild.build(python)
+# ---- samconfig.toml and events/ ------------------------------------------------------------------
 
 
-def test_sam_build_artifacts(built: Path) -> None:
+def test_samconfig() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["version"] == 0.1
+    default = config["default"]
+    assert default["global"]["parameters"]["stack_name"] == "vaultmail"
+    assert default["build"]["parameters"] == {"cached": True, "parallel": True}
+    assert default["validate"]["parameters"]["lint"] is True
+    deploy = default["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["confirm_changeset"] is True and deploy["resolve_s3"] is True
+    assert deploy["s3_prefix"] == "vaultmail"
+
+
+def test_every_sample_event_is_json_and_documented() -> None:
+    events = ROOT / "events"
+    files = sorted(p.name for p in events.glob("*.json"))
+    readme = (events / "README.md").read_text()
+    listed = set(re.findall(r"^\|\s*`([^`]+\.json)`", readme, re.MULTILINE))
+    assert listed == set(files)
+    for name in files:
+        json.loads((events / name).read_text())
+
+
+# ---- sam build -------------------------------------------------------------------------------------
+
+
+def _elf_machine(path: Path) -> int:
+    head = path.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF", path
+    return int(struct.unpack("<H", head[18:20])[0])
+
+
+def test_sam_build_output() -> None:
+    built = build()
     layer = built / "CoreLayer" / "python"
     for package in ("vaultmail/__init__.py", "aws_lambda_powertools", "requests", "requests_toolbelt"):
         assert (layer / package).exists(), package
-    for name in FUNCTIONS:
-        assert (built / name / "app.py").exists()
     assert not (layer / "vaultmail_dev").exists()  # the dev-only package stays out of the layer
+    assert not (layer / "boto3").exists() and not (layer / "botocore").exists()  # from the runtime
+    for extension in layer.rglob("*.so"):  # compiled wheels for the Lambda's arm64 and CPython 3.13
+        assert "cpython-313" in extension.name or "abi3" in extension.name, extension
+        assert _elf_machine(extension) == 0xB7, f"{extension} is not AArch64"
+    for name, source in (
+        ("SnsUploaderFunction", "sns_uploader"),
+        ("S3UploaderFunction", "s3_uploader"),
+        ("OversizeScannerFunction", "oversize_scanner"),
+    ):
+        files = {p.name for p in (built / name).iterdir() if p.name != "__pycache__"}
+        assert files == {"app.py", "requirements.txt"}, (name, files)  # handlers stay thin
+        assert (built / name / "app.py").read_bytes() == (ROOT / "functions" / source / "app.py").read_bytes()
+    built_template = yaml_parse((built / "template.yaml").read_text())
+    for name in FUNCTIONS:
+        assert built_template["Resources"][name]["Properties"]["CodeUri"] == name
+    assert built_template["Resources"]["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
