@@ -465,6 +465,13 @@ def test_settings_table_matches_design_md() -> None:
     assert dict(rows) == DESIGN_SETTINGS
 
 
+def test_every_parameter_is_in_the_readme_deploy_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([A-Z][A-Za-z0-9]+)`", row.split("|")[1])}
+    assert set(PARAMETERS) - documented == set()
+
+
 def test_parameter_defaults_and_bounds() -> None:
     p = PARAMETERS
     assert p["LinkExpirySeconds"]["MaxValue"] == 604800 and p["LinkExpirySeconds"]["Default"] == 604800
