@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from .mails import mail, write_big_mail
 from .stack import LocalStack
 
@@ -41,8 +39,7 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
     """Send every kind of input the application accepts; return what should come of each."""
     sns, s3 = stack.client("sns"), stack.client("s3")
     topic, bucket = stack.topic(), stack.bucket()
-    inbound = "vaultmail-demo-inbound"
-    s3.create_bucket(Bucket=inbound)
+    inbound = stack.payload_bucket()  # SNS messages may point here (PayloadBucketName)
     expects: list[Expect] = []
 
     def publish(label: str, message: str, subject: str, vaults: tuple[str, ...], **attrs: str) -> None:
@@ -160,11 +157,19 @@ def publish_extended(stack: LocalStack, bucket: str, data: bytes, subject: str) 
     import boto3
     import sns_extended_client  # noqa: F401  (patches boto3's SNS client)
 
-    sns: Any = boto3.client("sns", endpoint_url=stack.moto.url, region_name="us-east-1")
+    # boto3's default session may hold older credentials: pass the stack's (its harness user's)
+    where: dict[str, Any] = {
+        "endpoint_url": stack.moto.url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": stack.env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": stack.env["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": stack.env.get("AWS_SESSION_TOKEN"),
+    }
+    sns: Any = boto3.client("sns", **where)
     sns.large_payload_support = bucket
     sns.always_through_s3 = True
     sns.use_legacy_attribute = False
-    sns.s3_client = boto3.client("s3", endpoint_url=stack.moto.url, region_name="us-east-1")
+    sns.s3_client = boto3.client("s3", **where)
     sns.publish(TopicArn=stack.topic(), Message=data.decode())
 
 
@@ -219,7 +224,7 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
             continue
         notice = match[0]
         link = re.search(r'href="(https?://[^"]+)"', notice["body"])
-        fetched = requests.get(html.unescape(link.group(1)), timeout=60) if link else None
+        fetched = stack.fetch(html.unescape(link.group(1))) if link else None
         ok = fetched is not None and fetched.status_code == 200
         if not ok:
             problems.append(f"{ex.label}: the link in the notice did not download")
@@ -271,6 +276,8 @@ def main() -> int:
             "the SOURCE TREE" if build is None or build.from_source else f"{build.directory} ({build.python})"
         )
         print(f"  functions from {where}")
+        if stack.enforce_iam:
+            print("  each function runs with its template role's credentials; moto checks IAM")
         expects = publish_all(stack, Path(tmp))
         invocations = stack.pump()
         print(f"  delivered {len(invocations)} events to the uploaders")

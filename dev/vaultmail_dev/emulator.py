@@ -758,7 +758,9 @@ class Emulator:
         port: int = 0,
         public_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        aws_credentials: tuple[str, str] | None = None,
     ) -> None:
+        """``aws_credentials`` (access key id, secret) for moto when it checks IAM; else dummies."""
         method = str(slot_method).upper()
         if method not in ("PUT", "POST"):
             raise ValueError("slot_method must be PUT or POST")
@@ -780,7 +782,7 @@ class Emulator:
         self._ids: dict[str, str] = {}  # Idempotency-Key -> uploadId
         self._faults: list[FaultRule] = []
         self._hits: dict[str, int] = dict.fromkeys(TARGETS, 0)
-        self._s3 = _s3_client(self.moto_url)
+        self._s3 = _s3_client(self.moto_url, aws_credentials)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -1046,9 +1048,10 @@ _SESSION_LOCK = threading.Lock()
 _SESSION: boto3.session.Session | None = None
 
 
-def _s3_client(endpoint_url: str) -> S3Client:
-    """An S3 client for moto (dummy credentials); one shared session loads the models once."""
+def _s3_client(endpoint_url: str, credentials: tuple[str, str] | None = None) -> S3Client:
+    """An S3 client for moto (dummy credentials unless given); one shared session loads the models once."""
     global _SESSION
+    key_id, secret, token = (*credentials, None) if credentials else ("testing", "testing", "testing")
     with _SESSION_LOCK:  # sessions are not thread-safe; the clients they make are
         if _SESSION is None:
             _SESSION = boto3.session.Session()
@@ -1056,9 +1059,9 @@ def _s3_client(endpoint_url: str) -> S3Client:
             "s3",
             endpoint_url=endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
             config=Config(
                 max_pool_connections=32,
                 retries={"max_attempts": 3, "mode": "standard"},

@@ -6,6 +6,10 @@ identity), and delivers events the way AWS does: S3 notifications and SNS messag
 SQS queues in moto, are turned into the Lambda event shapes and invoke the built functions
 asynchronously (retries, then the OnFailure queue). The scanner runs on demand as if its
 schedule fired.
+
+Each function runs with the temporary credentials of a role made from its ``Policies`` in
+template.yaml, and moto checks IAM (see :mod:`vaultmail_dev.iam`): a call the template does not
+allow fails here, not after deploying.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import requests
 
-from . import sambuild
+from . import iam, sambuild
 from .emulator import Emulator
 from .runner import FunctionRunner, FunctionSpec, Invocation
 from .servers import aws_env, start_moto
@@ -41,6 +46,8 @@ PARAMETERS = {
     "SizeThresholdBytes": "10485760",
     "LinkExpirySeconds": "86400",
     "LogLevel": "INFO",
+    # A bucket of the customer's, not the stack's, that SNS messages may point to; created here.
+    "PayloadBucketName": "vaultmail-local-payloads",
 }
 
 
@@ -68,6 +75,8 @@ class Resolver:
         return bool(self.value(self.template.get("Conditions", {})[name]))
 
     def value(self, node: Any) -> Any:
+        if isinstance(node, list):  # a list loses its AWS::NoValue items, as in CloudFormation
+            return [v for v in (self.value(item) for item in node) if v is not None]
         if not isinstance(node, dict):
             return node
         if len(node) != 1:
@@ -110,6 +119,9 @@ class Resolver:
             for name in list(self.template.get("Parameters", {})) + list(self.physical):
                 if "${" + name + "}" in text:
                     text = text.replace("${" + name + "}", str(self.value({"Ref": name})))
+            for logical, attrs in self.physical.items():
+                for attr, val in attrs.items():
+                    text = text.replace("${" + logical + "." + attr + "}", str(val))
             return (
                 text.replace("${AWS::Region}", REGION)
                 .replace("${AWS::AccountId}", ACCOUNT)
@@ -134,7 +146,10 @@ class LocalStack:
         parameters: dict[str, str] | None = None,
         slot_method: str = "POST",
         function_env: dict[str, str] | None = None,
+        enforce_iam: bool = True,
     ) -> None:
+        """``enforce_iam``: functions get only their template role's rights, and moto checks them."""
+        self.enforce_iam = enforce_iam
         self.workdir = workdir or ROOT / ".demo"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.template = load_template()
@@ -163,16 +178,38 @@ class LocalStack:
         self.moto = start_moto()
         self._closers.append(self.moto.stop)
         self.env = aws_env(self.moto.url)
+        harness: tuple[str, str] | None = None
+        if self.enforce_iam:  # before the check is on, moto accepts any key
+            iam_client = boto3.client(
+                "iam",
+                endpoint_url=self.moto.url,
+                region_name=REGION,
+                aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            )
+            harness = iam.harness_user(iam_client)
+            self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"] = harness
+            del self.env["AWS_SESSION_TOKEN"]  # a user's long-term key has none
+        saved = {k: os.environ.get(k) for k in [*self.env, "AWS_SESSION_TOKEN"]}
+        self._closers.append(lambda: _restore_environ(saved))
+        os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.update(self.env)  # this process's boto3 clients talk to moto too
         self.session = boto3.session.Session(region_name=REGION)
         self.emulator = Emulator(
-            self.moto.url, domains=DOMAINS, api_key=API_KEY, slot_method=self.slot_method
+            self.moto.url,
+            domains=DOMAINS,
+            api_key=API_KEY,
+            slot_method=self.slot_method,
+            aws_credentials=harness,
         )
         self.emulator.start()
         self._closers.append(self.emulator.stop)
         self.build = self.build or sambuild.prepare()
         self._create_resources()
         self._start_functions()
+        if self.enforce_iam:
+            previous = iam.set_enforcement(self.moto.url, 0)
+            self._closers.append(lambda: iam.set_enforcement(self.moto.url, previous))
 
     def close(self) -> None:
         for runner in self.runners.values():
@@ -201,6 +238,8 @@ class LocalStack:
         for identity in {self.parameters["NotifyFrom"], self.parameters["AdminEmail"]}:
             ses.verify_email_identity(EmailAddress=identity)
 
+        if self.parameters.get("PayloadBucketName"):
+            s3.create_bucket(Bucket=self.parameters["PayloadBucketName"])
         for logical in self.resources("AWS::SQS::Queue"):
             name = f"vaultmail-{logical}"
             url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -212,7 +251,10 @@ class LocalStack:
             arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
             physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": f"vaultmail-{logical}"}
         for logical, res in self.resources("AWS::S3::Bucket").items():
-            name = f"vaultmail-{logical.lower()}-local"
+            # the template's name, which the functions' policies name too
+            name = self.resolver.value((res.get("Properties") or {}).get("BucketName")) or (
+                f"vaultmail-{logical.lower()}-local"
+            )
             s3.create_bucket(Bucket=name)
             versioning = (res.get("Properties") or {}).get("VersioningConfiguration", {})
             if versioning.get("Status") == "Enabled":
@@ -283,6 +325,13 @@ class LocalStack:
             resolved = {k: self.resolver.value(v) for k, v in env.items()}
             resolved = {k: "" if v is None else str(v) for k, v in resolved.items()}
             resolved.update(self.env)
+            if self.enforce_iam:
+                documents = iam.function_policies(props.get("Policies") or [], self.resolver.value)
+                resolved.pop("AWS_SESSION_TOKEN", None)
+                role = f"vaultmail-local-{logical}"
+                resolved.update(
+                    iam.role_credentials(self.client("iam"), self.client("sts"), role, documents, ACCOUNT)
+                )
             resolved.update(self.function_env)
             invoke_cfg = props.get("EventInvokeConfig") or {}
             dest = ((invoke_cfg.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
@@ -318,6 +367,10 @@ class LocalStack:
 
     def bucket(self) -> str:
         return self.names[next(iter(self.resources("AWS::S3::Bucket")))]
+
+    def payload_bucket(self) -> str:
+        """The bucket outside the stack that SNS messages may point to (``PayloadBucketName``)."""
+        return self.parameters["PayloadBucketName"]
 
     def topic(self) -> str:
         return self.names[next(iter(self.resources("AWS::SNS::Topic")))]
@@ -385,6 +438,11 @@ class LocalStack:
         list(replay(self.client("sqs"), local_lambda, runner.spec.dlq_url, runner.spec.logical_id))
         return local_lambda.invocations
 
+    def fetch(self, url: str, *, timeout: float = 60.0) -> requests.Response:
+        """GET a presigned link (moto cannot check presigned URLs under IAM: see vaultmail_dev.iam)."""
+        with iam.paused(self.moto.url) if self.enforce_iam else contextlib.nullcontext():
+            return requests.get(url, timeout=timeout)
+
     def sent_emails(self) -> list[dict[str, Any]]:
         """What moto's SES accepted: dicts with source, destinations, subject, body.
 
@@ -399,6 +457,14 @@ class LocalStack:
             for m in sent
             if hasattr(m, "destinations")
         ]
+
+
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 class LocalLambda:

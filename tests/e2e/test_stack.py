@@ -10,7 +10,7 @@ import pytest
 
 from vaultmail_dev import demo
 from vaultmail_dev.mails import mail
-from vaultmail_dev.stack import LocalStack
+from vaultmail_dev.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -88,3 +88,25 @@ def test_wrong_event_is_not_retried(stack: LocalStack) -> None:
         {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "m", "Message": "{broken"}}]}
     )
     assert inv.attempts == 1 and inv.result["results"][0]["reason"] == "InvalidEvent"
+
+
+def test_the_functions_have_only_their_template_roles(stack: LocalStack) -> None:
+    """moto checks IAM: a mail in a bucket the S3 uploader's role does not name is refused, and the
+    refusal is transient (retried, then dead-lettered whole), never a dropped mail."""
+    foreign = "vaultmail-local-not-in-the-template"
+    s3 = stack.client("s3")
+    s3.create_bucket(Bucket=foreign)
+    s3.put_object(Bucket=foreign, Key="inbox/denied.eml", Body=mail("denied by IAM"))
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    event["Records"][0]["s3"]["bucket"] |= {"name": foreign, "arn": f"arn:aws:s3:::{foreign}"}
+    event["Records"][0]["s3"]["object"] = {"key": "inbox/denied.eml", "size": 1}
+    inv = stack.function("s3_uploader").invoke_async(event)
+    assert inv.attempts == 3 and inv.dead_lettered
+    assert all("AccessDenied" in e for e in inv.errors), inv.errors
+    (dead,) = stack.dlq_records("s3_uploader", delete=True)
+    assert dead["requestPayload"] == event
+    assert stack.emulator.records() == []
+    # the same mail in the stack's bucket, which the role names, is archived
+    s3.put_object(Bucket=stack.bucket(), Key="inbox/allowed.eml", Body=mail("allowed by IAM"))
+    (ok,) = stack.pump()
+    assert not ok.dead_lettered and len(stored_once(stack)) == 1

@@ -364,6 +364,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "secretsmanager:GetSecretValue",
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:ListBucket",
         "sqs:SendMessage",
     }
     s3 = actions_of("S3UploaderFunction")
@@ -372,6 +373,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "sqs:SendMessage",
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:ListBucket",
         "s3:GetObjectTagging",
         "s3:GetObjectVersionTagging",
         "s3:PutObjectTagging",

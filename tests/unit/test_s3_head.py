@@ -6,7 +6,11 @@ import io
 import re
 from typing import Any
 
-from vaultmail.s3 import ObjectRef, read_head_bytes, read_headers
+import pytest
+from botocore.exceptions import ClientError
+
+from vaultmail.errors import StorageError
+from vaultmail.s3 import AccessDenied, MailGone, ObjectRef, converted, read_head_bytes, read_headers
 
 
 class FakeS3:
@@ -58,3 +62,24 @@ def test_header_longer_than_the_cap_is_truncated() -> None:
     block, truncated, read = read_head_bytes(s3, REF, cap=1 << 20)
     assert truncated and len(block) <= 1 << 20 and block.endswith(b"\r\n")
     assert read <= (1 << 20) + 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "transient"),
+    [
+        ("NoSuchKey", 404, MailGone, False),
+        ("404", 404, MailGone, False),  # HEAD: no body, only the status
+        ("PreconditionFailed", 412, MailGone, False),  # replaced since the event
+        ("AccessDenied", 403, AccessDenied, True),  # a permission to fix: never a dropped mail
+        ("403", 403, AccessDenied, True),
+        ("KMS.AccessDeniedException", 403, AccessDenied, True),
+        ("SlowDown", 503, StorageError, True),
+    ],
+)
+def test_s3_errors_are_converted_gone_or_retried(
+    code: str, status: int, error: type[StorageError], transient: bool
+) -> None:
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    with pytest.raises(error) as caught, converted(REF):
+        raise ClientError(response, "GetObject")
+    assert type(caught.value) is error and caught.value.transient is transient

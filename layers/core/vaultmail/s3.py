@@ -1,8 +1,11 @@
 """S3 adapter: the only module that reads or tags mail objects. Takes its client as argument.
 
 Mail objects are never written or deleted here, only read and tagged. AWS errors are
-converted where they arise: a missing object or bucket is permanent (``MailGone``),
-anything else is transient (``StorageError``).
+converted where they arise: a missing object or bucket is permanent (``MailGone``); a refusal
+(``AccessDenied``: the role, the bucket policy or the object's KMS key) and anything else are
+transient (``StorageError``), so the event is retried and then kept in the dead-letter queue
+until the permission is fixed, never dropped. (S3 answers 403 for a *missing* key when the
+caller may not list the bucket: the roles have ``s3:ListBucket`` so that missing means 404.)
 """
 
 from __future__ import annotations
@@ -19,24 +22,24 @@ from .errors import StorageError
 from .headers import HEADER_CAP, MailHeaders, cut_header_block, header_end, parse_header_block
 
 HEAD_RANGE = 64 * 1024  # first ranged GET; grows (doubling) only for longer header blocks
-# Gone for good: missing, not readable, or replaced since the event (412 on If-Match).
-_GONE = {
-    "NoSuchKey",
-    "NoSuchBucket",
-    "NoSuchVersion",
-    "404",
-    "403",
-    "AccessDenied",
-    "412",
-    "PreconditionFailed",
-}
+# Gone for good: missing, or replaced since the event (412 on If-Match).
+_GONE = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "412", "PreconditionFailed"}
+# Refused: a permission to fix, then replay (HEAD answers carry no error code, only 403).
+_DENIED = {"403", "AccessDenied", "AllAccessDisabled", "KMS.AccessDeniedException"}
 
 
 class MailGone(StorageError):
-    """The object (or its version, or the bucket) does not exist or may not be read."""
+    """The object (or its version, or the bucket) does not exist."""
 
     reason = "ObjectNotFound"
     transient = False
+
+
+class AccessDenied(StorageError):
+    """S3 refused the read or the tagging: retried, then dead-lettered, never dropped."""
+
+    reason = "AccessDenied"
+    transient = True
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,12 @@ def converted(ref: ObjectRef | str) -> Iterator[None]:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code in _GONE or str(status) in _GONE:
-            raise MailGone(f"{ref}: {code or status} (object, version or bucket not readable)") from exc
+            raise MailGone(f"{ref}: {code or status} (no such object, version or bucket)") from exc
+        if code in _DENIED or str(status) in _DENIED:
+            raise AccessDenied(
+                f"{ref}: access denied by the role, the bucket policy or the object's KMS key "
+                "(fix the permission, then replay)"
+            ) from exc
         raise StorageError(f"{ref}: S3 error {code or status}") from exc
     except BotoCoreError as exc:
         raise StorageError(f"{ref}: {type(exc).__name__}: {exc}") from exc

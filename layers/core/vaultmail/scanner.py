@@ -575,7 +575,7 @@ class _Run:
             with s3io.converted(where):
                 for page in paginator.paginate(**args):
                     yield [Listed.from_s3(item) for item in page.get("Contents", [])]
-        except s3io.MailGone as exc:  # no such bucket, or no permission to list it
+        except (s3io.MailGone, s3io.AccessDenied) as exc:  # no such bucket, or no right to list it
             raise ConfigurationError(f"cannot list {where}: {exc.message}") from exc
 
     def scan_prefix(self, prefix: str, start_after: str | None) -> str | None:
