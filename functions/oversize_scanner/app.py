@@ -28,6 +28,8 @@ COUNTS = {
     "oversize": "OversizeMails",
     "notified": "MailsNotified",
     "already_notified": "AlreadyNotified",
+    "settled": "SettledBefore",
+    "cold": "ColdMails",
     "in_progress": "NotifiedByAnotherRun",
     "failed": "NoticesFailed",
     "deferred": "NoticesDeferred",
@@ -63,6 +65,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     logger.append_keys(
         schedule=event.raw_event.get("resources") or [], event_time=event.raw_event.get("time")
     )
-    result = scanner(get_settings()).run(remaining_ms=context.get_remaining_time_in_millis)
+    # hourly runs would mail the admin 24 times a day: only when a run has news (metrics every run)
+    result = scanner(get_settings()).run(remaining_ms=context.get_remaining_time_in_millis, send_stats="news")
     record(result)
     return result.as_dict()

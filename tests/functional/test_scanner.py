@@ -418,6 +418,28 @@ def test_mail_without_parsable_recipients_is_counted_not_fatal(world: World) -> 
     assert statuses["mail/d-ok.eml"] == "notified"
 
 
+def test_mails_with_nobody_to_notify_are_reported_once_then_settled(world: World) -> None:
+    world.put("mail/a-nobody.eml", make_mail(SMALL_THRESHOLD, to="undisclosed-recipients:;"))
+    world.put("mail/b-not-a-mail.eml", b"\r\n" + b"\0" * SMALL_THRESHOLD)
+    dry = world.scanner().run(dry_run=True)
+    assert (dry.stats.no_recipients, dry.stats.unreadable) == (1, 1)
+    assert world.item("mail/a-nobody.eml") is None  # a dry run records nothing
+    first = world.scanner().run()
+    assert (first.stats.no_recipients, first.stats.unreadable, first.stats.settled) == (1, 1, 0)
+    assert first.newsworthy
+    item = world.item("mail/a-nobody.eml")
+    assert item is not None and item["status"]["S"] == "settled"
+    assert item["reason"]["S"] == "no recipient to notify" and int(item["expiration"]["N"]) > time.time()
+    second = world.scanner().run()
+    s = second.stats
+    assert (s.oversize, s.settled, s.no_recipients, s.unreadable, s.bytes_read) == (2, 2, 0, 0, 0)
+    assert not second.newsworthy  # a scheduled run would not mail the admin again
+    # a new version of the object (another ETag) is looked at afresh
+    world.put("mail/a-nobody.eml", make_mail(SMALL_THRESHOLD, to="carol@acme.com"))
+    third = world.scanner().run()
+    assert (third.stats.notified, third.stats.settled) == (1, 1)
+
+
 def test_crafted_subject_with_crlf_and_html(world: World) -> None:
     subject = (
         "=?utf-8?q?Invoice=0D=0ABcc:_victim@evil.example=0D=0A=0D=0A<b>x</b>?= "
@@ -706,4 +728,5 @@ def test_handler_on_a_scheduled_event(
     first = emf[0]
     assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VaultmailScanTest"
     assert (first["MailsNotified"], first["OversizeMails"], first["NoticesFailed"]) == ([2.0], [2.0], [0.0])
-    assert len([m for m in moto_messages(world.url) if m["subject"].startswith("[vaultmail]")]) == 2
+    # scheduled runs mail the admin only when there is news: the first run, not the quiet second
+    assert len([m for m in moto_messages(world.url) if m["subject"].startswith("[vaultmail]")]) == 1

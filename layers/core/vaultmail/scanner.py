@@ -29,7 +29,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import s3 as s3io
-from .errors import ConfigurationError, InvalidArguments, NotAMail, StorageError, VaultmailError
+from .errors import ConfigurationError, InvalidArguments, NotAMail, StateError, StorageError, VaultmailError
 from .headers import MailHeaders
 from .notices import (
     MAX_RECIPIENTS,
@@ -44,7 +44,16 @@ from .notices import (
 )
 from .ses import SesError, send_email
 from .settings import Settings
-from .state import DEFAULT_LEASE_SECONDS, Claim, LeaseLost, NotificationState, Record, notice_id
+from .state import (
+    DEFAULT_LEASE_SECONDS,
+    NOTIFIED,
+    SETTLED,
+    Claim,
+    LeaseLost,
+    NotificationState,
+    Record,
+    notice_id,
+)
 
 log = logging.getLogger("vaultmail.scanner")
 
@@ -54,7 +63,7 @@ NOTIFIED_TAG = "vaultmail-notified"
 WOOMERA_MAX_BYTES = 64 << 20
 COLD_CLASSES = {"GLACIER", "DEEP_ARCHIVE"}  # a ranged GET needs a restore first
 
-Action = Literal["ignore", "small", "cold", "notified", "busy", "notify"]
+Action = Literal["ignore", "small", "cold", "notified", "settled", "busy", "notify"]
 
 
 # -- planning (pure) -----------------------------------------------------------------------
@@ -126,6 +135,7 @@ def plan(
     ``ignore``: not a mail object (folder marker, other suffix); ``small``: under the
     threshold; ``cold``: oversize but in an archive storage class; ``notified``: the state
     table (or ``assume_notified``, keys from a Woomera file in a dry run) says it is done;
+    ``settled``: an earlier run found nobody to notify (no recipient, not a mail);
     ``busy``: another run holds an unexpired claim; ``notify``: to be notified now (new, a
     failed earlier attempt, or a claim whose lease expired).
     """
@@ -142,8 +152,10 @@ def plan(
             continue
         sid = notice_id(bucket, obj.key, obj.etag)
         record = records.get(sid)
-        if obj.key in assume_notified or (record is not None and record.status == "notified"):
+        if obj.key in assume_notified or (record is not None and record.status == NOTIFIED):
             out.append(Decision(obj, "notified", sid))
+        elif record is not None and record.status == SETTLED:
+            out.append(Decision(obj, "settled", sid))
         elif record is not None and record.busy(now):
             out.append(Decision(obj, "busy", sid))
         else:
@@ -178,6 +190,7 @@ class ScanStats:
     oversize: int = 0
     notified: int = 0
     already_notified: int = 0
+    settled: int = 0
     in_progress: int = 0
     failed: int = 0
     deferred: int = 0
@@ -247,6 +260,14 @@ class ScanResult:
     @property
     def any_failed(self) -> bool:
         return self.stats.failed > 0
+
+    @property
+    def newsworthy(self) -> bool:
+        """Something for the admin: notices sent or not sent, mails that cannot be notified."""
+        s = self.stats
+        return bool(
+            s.notified or s.failed or s.deferred or s.no_recipients or s.unreadable
+        ) or bool(self.stopped_sending)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -487,12 +508,14 @@ class Scanner:
         dry_run: bool = False,
         assume_notified: Container[str] = frozenset(),
         on_outcome: Callable[[MailOutcome], None] | None = None,
-        send_stats: bool = True,
+        send_stats: bool | Literal["news"] = True,
     ) -> ScanResult:
         """Scan every prefix; stop ``safety_margin_ms`` before ``remaining_ms()`` reaches 0.
 
         ``dry_run``: read headers and report what would be notified; no claim, no send, no
         tag, no cursor. ``on_outcome`` sees each oversize mail's outcome as it happens.
+        ``send_stats``: mail the counters to ``ADMIN_EMAIL`` after the run (``"news"``: only
+        when the run was :attr:`ScanResult.newsworthy`, for scheduled runs).
         """
         if not dry_run:
             missing = [
@@ -507,7 +530,8 @@ class Scanner:
             self, ScanResult(self.bucket, prefixes), remaining_ms, dry_run, assume_notified, on_outcome
         )
         run.execute()
-        if send_stats and not dry_run and self.settings.admin_email:
+        wanted = run.result.newsworthy if send_stats == "news" else send_stats
+        if wanted and not dry_run and self.settings.admin_email:
             run.send_stats()
         return run.result
 
@@ -626,6 +650,8 @@ class _Run:
             self.emit(MailOutcome(obj.key, obj.size, "cold", error=f"storage class {obj.storage_class}"))
         elif decision.action == "notified":
             self.stats.already_notified += 1
+        elif decision.action == "settled":
+            self.stats.settled += 1
         elif decision.action == "busy":
             self.stats.in_progress += 1
         elif self.stop_sending is not None and not self.dry_run:
@@ -644,6 +670,8 @@ class _Run:
             self.stats.unreadable += 1
             self.problem(obj.key, exc)
             self.emit(MailOutcome(obj.key, obj.size, "unreadable", error=exc.message))
+            if isinstance(exc, NotAMail):  # a deleted object is simply not listed again
+                self.settle(obj, state_id, "not a mail")
             return
         except StorageError as exc:
             self.stats.failed += 1
@@ -660,6 +688,7 @@ class _Run:
             outcome.status = "no-recipients"
             log.warning("oversize mail without a recipient to notify", extra={"key": obj.key})
             self.emit(outcome)
+            self.settle(obj, state_id, "no recipient to notify")
             return
         if self.dry_run:
             outcome.status = "would-notify"
@@ -667,6 +696,15 @@ class _Run:
             self.emit(outcome)
             return
         self.send(obj, state_id, headers, outcome)
+
+    def settle(self, obj: Listed, state_id: str, reason: str) -> None:
+        """Nobody to notify: say so once (this run's stats), then stop reading the mail each run."""
+        if self.dry_run or self.sc.state is None:
+            return
+        try:
+            self.sc.state.settle(state_id, reason=reason, meta={"key": obj.key})
+        except StateError as exc:  # only costs a read next run
+            log.warning("could not record a settled mail", extra={"key": obj.key, "error": exc.message})
 
     def describe(self, obj: Listed, headers: MailHeaders, read: int) -> MailOutcome:
         return MailOutcome(

@@ -8,7 +8,9 @@ prefixes so they never meet Powertools' items:
     One oversize mail. ``status`` is ``claimed`` while a run sends its notice (``owner``,
     ``leaseUntil``: a claim whose lease has passed belongs to a crashed run and may be taken
     over), ``failed`` after a send failed (the next run retries), ``notified`` once every
-    recipient was told (kept for good: no ``expiration``, so nobody is told twice).
+    recipient was told (kept for good: no ``expiration``, so nobody is told twice),
+    ``settled`` when there is nobody to tell (no recipient, or not a mail): later runs do not
+    read it again, until its ``expiration`` (90 days) lets a run look at it once more.
     ``sent`` (a string set) holds the recipients already told, so that a retry after a
     partial send (a mail with more than 50 recipients) tells only the others.
 ``cursor#<bucket>#<prefix>``
@@ -34,6 +36,7 @@ from .errors import ConfigurationError, StateError
 CLAIMED = "claimed"
 FAILED = "failed"
 NOTIFIED = "notified"
+SETTLED = "settled"
 DEFAULT_LEASE_SECONDS = 1800  # longer than any Lambda invocation (900 s) plus a margin
 CLAIM_RETENTION = 90 * 24 * 3600  # TTL of a claim or failed item (refreshed by each claim)
 CURSOR_RETENTION = 30 * 24 * 3600  # TTL of a cursor: a forgotten one only costs a full listing
@@ -304,9 +307,28 @@ class NotificationState:
             "status": {"S": NOTIFIED},
             "notifiedAt": {"S": notified_at},
         }
+        return self._put_new(item, meta, "mark notified")
+
+    def settle(self, item_id: str, *, reason: str, meta: Mapping[str, str] | None = None) -> bool:
+        """Record that a mail has nobody to notify (``reason``), so that runs stop reading it.
+
+        The item expires after 90 days (then one run looks again, e.g. after a settings change).
+        Returns False when the item already exists: nothing is overwritten.
+        """
+        now = self.clock()
+        item: dict[str, Any] = {
+            "id": {"S": item_id},
+            "status": {"S": SETTLED},
+            "reason": {"S": reason},
+            "settledAt": {"S": _iso(now)},
+            "expiration": {"N": str(int(now) + CLAIM_RETENTION)},
+        }
+        return self._put_new(item, meta, "settle")
+
+    def _put_new(self, item: dict[str, Any], meta: Mapping[str, str] | None, what: str) -> bool:
         for name, value in (meta or {}).items():
             item[name] = {"S": str(value)}
-        with _converted("mark notified"):
+        with _converted(what):
             try:
                 self.db.put_item(
                     TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)"

@@ -170,7 +170,8 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
     text = (
         f"{head}{s.scanned} objects, {s.oversize} oversize ({human_size(s.oversize_bytes)}): {done}, "
         f"{s.already_notified} already notified, {s.in_progress} in progress, {s.failed} failed, "
-        f"{s.no_recipients} without recipients, {s.unreadable} unreadable; "
+        f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
+        f"{s.settled} settled before, {s.cold} in archive storage; "
         f"{s.bytes_read:,} bytes read"
     )
     if not result.complete:
