@@ -31,15 +31,19 @@ from vaultmail.source import FileSource
 settings = Settings.from_env()
 client = UploadClient.from_settings(settings, settings.api_key)
 source = FileSource.of(sys.argv[1])
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 result = archive(source, settings=settings, client=client)
 elapsed = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
 client.send_mail(client.request_slot(result.plan.request).slot, source, "again.eml")
-send_only = time.perf_counter() - t
-print(json.dumps({"idle_kib": idle, "peak_kib": peak, "seconds": elapsed, "send_seconds": send_only}))
+send_only, send_cpu = time.perf_counter() - t, cpu() - c
+print(json.dumps({"idle_kib": idle, "peak_kib": peak, "seconds": elapsed, "send_seconds": send_only,
+                  "send_cpu_seconds": send_cpu}))
 """
 
 
@@ -100,12 +104,15 @@ def main() -> dict[str, object]:
         "client_seconds": [round(r["seconds"], 3) for r in runs],
         "curl_seconds": [round(c, 3) for c in curl],
         "client_send_only_seconds": [round(r["send_seconds"], 3) for r in runs],
+        "client_send_only_cpu_seconds": [round(r["send_cpu_seconds"], 3) for r in runs],
         "client_over_curl": round(min(r["seconds"] for r in runs) / min(curl), 2),
         "client_send_only_over_curl": round(min(r["send_seconds"] for r in runs) / min(curl), 2),
         "goal_rss_mib": 16,
         "rss_goal_met": max(deltas) < 16,
         "note": "client_seconds is the whole job (header block, SHA-256 pass, slot request, upload); "
-        "client_send_only_seconds is a slot request plus the streamed upload, like curl's",
+        "client_send_only_seconds is a slot request plus the streamed upload, like curl's; both wait "
+        "mostly for the emulator to store the bytes into moto (a profile of the send: ~0.14 s sending, "
+        "~0.66 s waiting for the answer), so client_send_only_cpu_seconds says more about the client",
     }
     return result
 

@@ -151,3 +151,14 @@ def test_length_reader_reports_remaining_and_refuses_short_streams() -> None:
 def test_unexpected_201_body_is_a_transient_failure() -> None:
     with pytest.raises(UploadFailed):
         api.parse_ticket({"uploadId": "x", "upload": {"method": "GET", "url": "u"}})
+
+
+def test_bodies_go_to_the_socket_in_1_mib_blocks() -> None:
+    """http.client's default (16 KiB) would read a 50 MB mail in 3,200 small pieces."""
+    from vaultmail.client import _pooled_session
+    from vaultmail.source import CHUNK
+
+    session = _pooled_session()
+    for url in ("https://slot.example", "http://127.0.0.1"):
+        pool = session.get_adapter(url).poolmanager.connection_from_url(url)
+        assert pool.conn_kw["blocksize"] == CHUNK == 1 << 20
