@@ -243,6 +243,32 @@ def test_uploaders_retry_twice_then_dead_letter_whole_events_with_an_alarm() -> 
     assert scanner["MaximumRetryAttempts"] == 0 and not scanner.get("DestinationConfig")
 
 
+def test_every_way_to_lose_or_stall_work_has_an_alarm() -> None:
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
+
+    def alarm_on(namespace: str, metric: str, dimension: Any) -> dict[str, Any]:
+        (found,) = [
+            a
+            for a in alarms
+            if (a["Namespace"], a["MetricName"]) == (namespace, metric)
+            and a["Dimensions"][0]["Value"] == dimension
+        ]
+        assert found["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert found["Threshold"] == 0 and found["ComparisonOperator"] == "GreaterThanThreshold"
+        return found
+
+    for name in UPLOADERS:  # Lambda drops the events it cannot write to the dead-letter queue
+        alarm_on("AWS/Lambda", "DestinationDeliveryFailures", {"Ref": name})
+    alarm_on("AWS/Lambda", "Errors", {"Ref": SCANNER})
+    powertools = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    namespace, service = powertools["POWERTOOLS_METRICS_NAMESPACE"], powertools["POWERTOOLS_SERVICE_NAME"]
+    notices = alarm_on(namespace, "NoticesFailed", service)
+    assert notices["Dimensions"][0]["Name"] == "service"  # the dimension Powertools Metrics adds
+    assert notices["EvaluationPeriods"] == notices["DatapointsToAlarm"] == 3  # not a single bad run
+    # the metric is one the scanner's handler emits
+    assert '"NoticesFailed"' in (ROOT / "functions" / "oversize_scanner" / "app.py").read_text()
+
+
 def test_events_topic_bucket_and_schedule() -> None:
     (sns,) = props("SnsUploaderFunction")["Events"].values()
     (s3,) = props("S3UploaderFunction")["Events"].values()

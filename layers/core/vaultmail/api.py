@@ -8,11 +8,13 @@ describes the same contract for people. ``client.py`` does the HTTP.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import (
     ApiKeyRefused,
+    ConfigurationError,
     InvalidRecipient,
     NoPrimaryDomainRecipient,
     UploadFailed,
@@ -110,7 +112,14 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def error_body(text: str) -> tuple[str | None, str]:
-    """``(code, message)`` of an error answer; tolerant of non-JSON bodies."""
+    """``(code, message)`` of an error answer: the API's JSON (step 1) or S3's XML (step 2)."""
+    stripped = text.lstrip() if text else ""
+    if stripped.startswith("<"):
+        try:
+            root = ET.fromstring(stripped)
+        except ET.ParseError:
+            return None, text[:200]
+        return (root.findtext("Code") or None), (root.findtext("Message") or "")[:200]
     try:
         data = json.loads(text) if text else {}
     except ValueError:
@@ -120,18 +129,32 @@ def error_body(text: str) -> tuple[str | None, str]:
     return (str(data["code"]) if data.get("code") else None), str(data.get("message") or "")
 
 
+# Step 2 answers that are about the bytes sent, which a retry with the same mail cannot change.
+SLOT_REFUSES_THE_MAIL = {"EntityTooSmall", "EntityTooLarge", "BadDigest"}
+
+
 def error_for(status: int, text: str, *, step: str) -> VaultmailError:
-    """The error a final (non-2xx) answer means. ``step`` is "slot request" or "upload"."""
+    """The error a final (non-2xx, non-retried) answer means. ``step``: "slot request" or "upload".
+
+    Permanent only when the *mail* is refused (its size, its vaults, its bytes); an answer that
+    says the client, the endpoint or the slot is wrong is transient, so that a Lambda event is
+    kept in the dead-letter queue until that is fixed, never dropped.
+    """
     code, message = error_body(text)
     detail = f"{step}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    if status in (401, 403) and step == "slot request":
-        return ApiKeyRefused(f"the API key was refused ({detail})", status=status)
-    if status == 422 and code == "NoPrimaryDomainRecipient":
-        return NoPrimaryDomainRecipient(f"the API found no primary-domain vault ({detail})")
-    if status == 422:
-        return InvalidRecipient(f"the API refused a vault ({detail})")
-    if status == 413:
-        return UploadRejected(f"the mail is too large for the service ({detail})", status=status)
-    if status in (400, 404, 405, 409, 410, 411):
-        return UploadRejected(f"the request was refused ({detail})", status=status)
+    if step == "slot request":
+        if status in (401, 403):
+            return ApiKeyRefused(f"the API key was refused ({detail})", status=status)
+        if status == 422 and code == "NoPrimaryDomainRecipient":
+            return NoPrimaryDomainRecipient(f"the API found no primary-domain vault ({detail})")
+        if status == 422:
+            return InvalidRecipient(f"the API refused a vault ({detail})")
+        if status == 413:
+            return UploadRejected(f"the mail is too large for the service ({detail})", status=status)
+        if status == 400:
+            return UploadRejected(f"the request was refused ({detail})", status=status)
+        if status in (404, 405):
+            return ConfigurationError(f"no upload API at API_ENDPOINT_URL ({detail})")
+    elif status == 400 and code in SLOT_REFUSES_THE_MAIL:
+        return UploadRejected(f"the upload slot refused the mail ({detail})", status=status)
     return UploadFailed(f"failed ({detail})", status=status)

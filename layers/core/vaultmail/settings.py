@@ -1,7 +1,8 @@
 """Settings: one frozen dataclass, read once from the environment.
 
-The environment names are fixed by docs/design.md. Nothing else in the package
-reads ``os.environ`` (boto3 itself reads ``AWS_ENDPOINT_URL`` and the region).
+The environment names are fixed by the product design (the README's Settings table lists
+them). Nothing else in the package reads ``os.environ`` (boto3 itself reads
+``AWS_ENDPOINT_URL`` and the region).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _domains(value: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the environment names of docs/design.md."""
+    """Everything configurable, with the environment names of the README's Settings table."""
 
     primary_domains: tuple[str, ...] = ()
     api_endpoint_url: str | None = None

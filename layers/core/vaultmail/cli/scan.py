@@ -189,7 +189,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         scanner = Scanner.from_settings(settings, session=session)
     except NoRegionError:
-        raise ConfigurationError("no AWS region: give -r/--region or set AWS_REGION") from None
+        raise ConfigurationError(
+            "no AWS region: give -r/--region, set AWS_DEFAULT_REGION, or configure one (aws configure)"
+        ) from None
     assume: frozenset[str] = frozenset()
     if args.processed_emails:
         entries = load_woomera(scanner.s3, scanner.bucket, args.processed_emails)
