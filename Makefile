@@ -14,7 +14,8 @@ help:
 	@echo "make demo   - run the whole application on local stand-ins (moto + Active Store emulator)"
 	@echo "make test   - ruff, mypy and the whole pytest suite (unit, functional, e2e)"
 	@echo "make bench  - benchmarks (memory, time); writes bench/results/"
-	@echo "make build  - sam build (needs python3.13 on PATH)"
+	@echo "make build  - sam build for the local stack into .aws-sam/local-build (python3.13 from PATH or pyenv)"
+	@echo "make install / lint / test-unit / test-functional / test-e2e / clean"
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -21,6 +21,18 @@ EMULATOR_API_KEY = "test-key"
 UNIT_TESTS = Path(__file__).resolve().parent / "unit"
 
 
+SERVER_FIXTURES = {"moto_server", "aws_env", "emulator", "emulator_put", "emulator_factory"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A unit test that asks for a server fails before any fixture starts one."""
+    if UNIT_TESTS in Path(str(item.path)).resolve().parents and SERVER_FIXTURES & set(
+        getattr(item, "fixturenames", ())
+    ):
+        pytest.fail("unit tests must not start servers: move this test to tests/functional")
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test may reach a real AWS account: dummy credentials, no profile, no endpoint."""

@@ -211,6 +211,7 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
             f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {key:<34} reason={tags.get('vaultmail-reason')}"
         )
     print("\n=== Oversize scan: notices sent with SES ===")
+    print("  (apart from archiving: a mail over 50 MB is rejected above; its recipients still get a link)")
     sent = stack.sent_emails()
     admin = stack.parameters["AdminEmail"]
     notices = [m for m in sent if admin not in json.dumps(m["destinations"])]
@@ -280,13 +281,34 @@ def main() -> int:
             print("  each function runs with its template role's credentials; moto checks IAM")
         expects = publish_all(stack, Path(tmp))
         invocations = stack.pump()
-        print(f"  delivered {len(invocations)} events to the uploaders")
+        print(f"  delivered {len(invocations)} events to the uploaders: {describe(invocations)}")
         scan = stack.run_scanner()
         again = stack.run_scanner()
         print(f"  scanner ran twice (second run notified {count_notified(again)})")
         code = report(stack, expects, scan)
-    print(f"({time.monotonic() - started:.0f} s)")
+    print(f"(each function's log: {stack.workdir}/<function>.log; {time.monotonic() - started:.0f} s)")
     return code
+
+
+def describe(invocations: list[Any]) -> str:
+    """What came of the events, counted from the handlers' answers."""
+    seen: set[str] = set()
+    counts = {"archived": 0, "rejected": 0, "skipped": 0, "again": 0}
+    for inv in invocations:
+        results = (inv.result or {}).get("results") if isinstance(inv.result, dict) else None
+        if not results:  # a folder marker or an empty object: nothing to do
+            counts["skipped"] += 1
+            continue
+        for res in results:
+            origin = str(res.get("origin"))
+            status = "again" if origin in seen else str(res.get("status"))
+            seen.add(origin)
+            counts[status] = counts.get(status, 0) + 1
+    return (
+        f"{counts['archived']} archived, {counts['rejected']} rejected, {counts['skipped']} skipped "
+        f"(SES's setup notification, a folder marker), {counts['again']} delivered again and "
+        "answered from the idempotency record (S3 delivers at least once)"
+    )
 
 
 def count_notified(result: Any) -> Any:
