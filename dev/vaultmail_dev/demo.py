@@ -154,22 +154,21 @@ def publish_all(stack: LocalStack, work: Path) -> list[Expect]:
 
 def publish_extended(stack: LocalStack, bucket: str, data: bytes, subject: str) -> None:
     """Publish with the real amazon-sns-extended-client library (payload offloaded to S3)."""
-    import boto3
-    import sns_extended_client  # noqa: F401  (patches boto3's SNS client)
+    from sns_extended_client import SNSExtendedClientSession
 
-    # boto3's default session may hold older credentials: pass the stack's (its harness user's)
-    where: dict[str, Any] = {
-        "endpoint_url": stack.moto.url,
-        "region_name": "us-east-1",
-        "aws_access_key_id": stack.env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": stack.env["AWS_SECRET_ACCESS_KEY"],
-        "aws_session_token": stack.env.get("AWS_SESSION_TOKEN"),
-    }
-    sns: Any = boto3.client("sns", **where)
+    # A session of the library's own class (importing it swaps boto3's Session class, which
+    # a default session made earlier does not have), with the stack's credentials.
+    session = SNSExtendedClientSession(
+        region_name="us-east-1",
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=stack.env.get("AWS_SESSION_TOKEN"),
+    )
+    sns: Any = session.client("sns", endpoint_url=stack.moto.url)
     sns.large_payload_support = bucket
     sns.always_through_s3 = True
     sns.use_legacy_attribute = False
-    sns.s3_client = boto3.client("s3", **where)
+    sns.s3_client = session.client("s3", endpoint_url=stack.moto.url)
     sns.publish(TopicArn=stack.topic(), Message=data.decode())
 
 

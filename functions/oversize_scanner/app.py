@@ -32,6 +32,7 @@ COUNTS = {
     "cold": "ColdMails",
     "in_progress": "NotifiedByAnotherRun",
     "failed": "NoticesFailed",
+    "gave_up": "NoticesGivenUp",
     "deferred": "NoticesDeferred",
     "no_recipients": "NoRecipients",
     "unreadable": "UnreadableMails",
@@ -54,7 +55,7 @@ def record(result: ScanResult) -> None:
     for name, metric in BYTES.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Bytes, value=getattr(stats, name))
     metrics.add_metric(name="ScanIncomplete", unit=MetricUnit.Count, value=0 if result.complete else 1)
-    level = logger.warning if stats.failed or result.stopped_sending else logger.info
+    level = logger.warning if stats.failed or result.stopped_sending or result.halted else logger.info
     level("scan finished", extra=result.as_dict())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -9,17 +10,18 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3BatchOperationEvent,
     S3BatchOperationResponse,
     S3BatchOperationResponseRecord,
-    S3Event,
     S3EventBridgeNotificationEvent,
 )
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultmail import runtime
-from vaultmail.errors import VaultmailError
+from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Job
 from vaultmail.s3 import ObjectRef
 
 logger, metrics = runtime.logger, runtime.metrics
+MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # what the data classes raise on odd input
 
 
 def _job(
@@ -41,62 +43,97 @@ def _job(
     return Job(f"s3://{bucket}/{key}", s3=ref, recipients=recipients, sender=sender, tag_object=True)
 
 
-def _notification_jobs(event: dict[str, Any]) -> list[Job | None]:
+def _bridged_job(event: dict[str, Any]) -> Job | None:
+    detail = S3EventBridgeNotificationEvent(event).detail
+    bridged = detail.object  # Powertools URL-decodes this key
+    # "version-id" is absent for unversioned buckets (Powertools' version_id would raise KeyError)
+    return _job(
+        detail.bucket.name,
+        bridged.key,
+        version=bridged.get("version-id"),
+        etag=bridged.etag,
+        size=bridged.size,
+    )
+
+
+def _record_job(raw: dict[str, Any]) -> Job | None:
+    record = S3EventRecord(raw)
+    if not record.event_name.startswith("ObjectCreated"):
+        return None
+    obj = record.s3.get_object  # S3 notification keys are URL-encoded (Powertools leaves them so)
+    return _job(
+        record.s3.bucket.name,
+        unquote_plus(obj.key),
+        version=obj.version_id,
+        etag=obj.etag,
+        size=obj.get("size"),
+    )
+
+
+def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each record on its own: a malformed one is rejected for good, the others are archived."""
+    parts: list[tuple[str, Any, Callable[[Any], Job | None]]]
     if "detail-type" in event:
-        detail = S3EventBridgeNotificationEvent(event).detail
-        bridged = detail.object  # Powertools URL-decodes this key
-        return [
-            _job(
-                detail.bucket.name,
-                bridged.key,
-                version=bridged.version_id,
-                etag=bridged.etag,
-                size=bridged.size,
-            )
-        ]
-    jobs: list[Job | None] = []
-    for record in S3Event(event).records:
-        if not record.event_name.startswith("ObjectCreated"):
+        parts = [("eventbridge", event, _bridged_job)]
+    elif isinstance(event.get("Records"), list):
+        parts = [(f"record {i}", raw, _record_job) for i, raw in enumerate(event["Records"])]
+    else:
+        return [runtime.reject("s3-event", InvalidEvent("not an S3 event; nothing to archive"), what=event)]
+    results = []
+    for where, raw, parse in parts:
+        try:
+            job = parse(raw)
+        except MALFORMED as exc:
+            problem = InvalidEvent(f"not an S3 object event ({where}: {type(exc).__name__} {exc})")
+            results.append(runtime.reject(f"s3-event:{where}", problem, what=raw))
             continue
-        obj = record.s3.get_object  # S3 notification keys are URL-encoded (Powertools leaves them so)
-        jobs.append(
-            _job(
-                record.s3.bucket.name,
-                unquote_plus(obj.key),
-                version=obj.version_id,
-                etag=obj.etag,
-                size=obj.size,
-            )
-        )
-    return jobs
+        if job is not None:
+            results.append(runtime.process(job).as_dict())  # transient errors raise: Lambda retries
+    return results
 
 
-def _batch(event: dict[str, Any]) -> dict[str, Any]:
-    """S3 Batch Operations (schema 1.0 or 2.0): one task per invocation, one result code."""
-    batch = S3BatchOperationEvent(event)
+def _batch_job(batch: S3BatchOperationEvent) -> Job | None:
     task = batch.task
     args = (batch.job.user_arguments or {}) if batch.invocation_schema_version == "2.0" else {}
-    job = _job(
-        task.s3_bucket or (task.s3_bucket_arn or "").split(":::")[-1],
-        task.s3_key,
-        version=task.s3_version_id,
-        etag=None,
-        size=None,
-        recipients=tuple(r.strip() for r in str(args.get("recipients") or "").split(",") if r.strip()),
-        sender=args.get("sender") or None,
-    )
+    try:
+        return _job(
+            task.s3_bucket,
+            task.s3_key,
+            version=task.s3_version_id,
+            etag=None,
+            size=None,
+            recipients=tuple(r.strip() for r in str(args.get("recipients") or "").split(",") if r.strip()),
+            sender=args.get("sender") or None,
+        )
+    except MALFORMED as exc:
+        raise InvalidEvent(f"not an S3 Batch Operations task ({type(exc).__name__} {exc})") from None
+
+
+def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """S3 Batch Operations (schema 1.0 or 2.0): one task per invocation, one result code.
+
+    Never a function error: whatever may pass (API, S3, state table, settings, a concurrent
+    invocation, a bug) is a TemporaryFailure, which S3 Batch Operations retries, with the
+    reason as the result string.
+    """
+    batch = S3BatchOperationEvent(event)
+    task = batch.task
     response = S3BatchOperationResponse(batch.invocation_schema_version, batch.invocation_id)
-    if job is None:
-        code, detail = "Succeeded", "skipped: folder marker"
-    else:
-        try:
-            outcome = runtime.process(job)
-        except VaultmailError as exc:  # transient: S3 Batch Operations retries the task
-            code, detail = "TemporaryFailure", f"{exc.reason}: {exc.message}"
+    try:
+        runtime.start(context)
+        job = _batch_job(batch)
+        if job is None:
+            code, detail = "Succeeded", "skipped: folder marker"
         else:
+            outcome = runtime.process(job)
             archived = outcome.status == "archived"
             code = "Succeeded" if archived else "PermanentFailure"
             detail = str(outcome.upload_id) if archived else f"{outcome.reason}: {outcome.message}"
+    except InvalidEvent as exc:  # a task we cannot read: retrying cannot help
+        runtime.reject(f"s3-batch:{task.task_id}", exc)
+        code, detail = "PermanentFailure", runtime.why(exc)
+    except Exception as exc:  # runtime has logged and counted it
+        code, detail = "TemporaryFailure", runtime.why(exc)
     response.add_result(S3BatchOperationResponseRecord(task.task_id, code, detail))  # type: ignore[arg-type]
     return response.asdict()
 
@@ -104,14 +141,10 @@ def _batch(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    runtime.start(context)
     if "invocationSchemaVersion" in event:
-        return _batch(event)
+        return _batch(event, context)
+    runtime.start(context)
     if event.get("Event") == "s3:TestEvent":
         logger.info("skipped: s3:TestEvent")
         return {"results": []}
-    if "detail-type" not in event and "Records" not in event:
-        logger.error("not an S3 event; nothing to archive", extra={"keys": sorted(event)[:10]})
-        return {"results": [{"status": "rejected", "reason": "InvalidEvent"}]}
-    results = [runtime.process(job).as_dict() for job in _notification_jobs(event) if job is not None]
-    return {"results": results}
+    return {"results": _notifications(event)}

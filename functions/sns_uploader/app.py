@@ -19,18 +19,28 @@ logger, metrics = runtime.logger, runtime.metrics
 @event_source(data_class=SNSEvent)
 def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
     runtime.start(context)
+    if not isinstance(event.get("Records"), list):
+        problem = InvalidEvent("not an SNS event; nothing to archive")
+        return {"results": [runtime.reject("sns-event", problem, what=event.raw_event)]}
     results: list[dict[str, Any]] = []
-    for record in event.records:
-        message = record.sns
-        logger.append_keys(sns_message_id=message.message_id)
+    for i, record in enumerate(event.records):  # each record on its own: a bad one blocks no other
+        origin = f"sns-event:record {i}"
+        logger.remove_keys(["sns_message_id"])
         try:
+            message = record.sns
+            origin = f"sns:{message.message_id}"
+            logger.append_keys(sns_message_id=message.message_id)
             job = from_sns_message(
                 message.message,
                 message_id=message.message_id,
                 attributes=message.raw_event.get("MessageAttributes") or {},
             )
+        except (KeyError, TypeError, AttributeError) as exc:  # the data classes, on a malformed record
+            job = InvalidEvent(f"record {i} is not an SNS notification ({type(exc).__name__} {exc})")
         except InvalidEvent as exc:
-            results.append(runtime.reject(f"sns:{message.message_id}", exc))
+            job = exc
+        if isinstance(job, InvalidEvent):  # permanent: recorded once (log, metric), never retried
+            results.append(runtime.reject(origin, job, what=record.raw_event))
             continue
         if isinstance(job, Skip):
             logger.info("skipped", extra={"why": job.why})

@@ -115,6 +115,22 @@ def test_s3_eventbridge_sample(lambda_world: LambdaWorld, emulator: Any) -> None
     assert S3_APP.lambda_handler(sample, FakeContext())["results"][0]["status"] == "archived"
 
 
+def test_s3_eventbridge_unversioned_sample(lambda_world: LambdaWorld, emulator: Any) -> None:
+    """An unversioned bucket's event has no "version-id" at all: the object is pinned by its ETag."""
+    s3 = boto3.client("s3")
+    sample = event("s3-eventbridge-object-created-unversioned.json")
+    obj, bucket = sample["detail"]["object"], sample["detail"]["bucket"]["name"]
+    assert "version-id" not in obj
+    s3.create_bucket(Bucket=bucket)  # never versioned
+    answer = s3.put_object(Bucket=bucket, Key=obj["key"], Body=mail("bridged, unversioned"))
+    obj.update(etag=answer["ETag"].strip('"'))
+    (result,) = S3_APP.lambda_handler(sample, FakeContext())["results"]
+    assert result["status"] == "archived", result
+    tags = s3.get_object_tagging(Bucket=bucket, Key=obj["key"])["TagSet"]
+    assert {"Key": "vaultmail-status", "Value": "archived"} in tags
+    assert len(emulator.records()) == 1
+
+
 @pytest.mark.parametrize("name", ["s3-batch-1.0.json", "s3-batch-2.0.json"])
 def test_s3_batch_samples(bucket: Any, emulator: Any, name: str) -> None:
     sample = event(name)

@@ -9,7 +9,7 @@ import json
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError, NoCredentialsError
 
+from vaultmail import scanner as scanner_module
 from vaultmail.errors import ConfigurationError
 from vaultmail.scanner import Scanner, ScanResult, import_woomera, load_woomera
 from vaultmail.settings import Settings
@@ -137,6 +138,56 @@ class AtomicDynamoDB:
         return call
 
 
+class FlakyDynamoDB:
+    """The DynamoDB client, failing the calls ``fail(operation, kwargs)`` picks.
+
+    ``fail`` returns an error code (raised as a ClientError, as botocore would after its own
+    retries) or None (the call goes through). ``calls`` counts each operation.
+    """
+
+    def __init__(self, client: Any, fail: Callable[[str, dict[str, Any]], str | None]) -> None:
+        self._client = client
+        self.fail = fail
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(**kwargs: Any) -> Any:
+            self.calls[name] += 1
+            code = self.fail(name, kwargs)
+            if code:
+                response = {
+                    "Error": {"Code": code, "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                }
+                raise ClientError(cast(Any, response), name)
+            return attr(**kwargs)
+
+        return call
+
+
+def write_kind(operation: str, kwargs: dict[str, Any]) -> str:
+    """Which state write an UpdateItem is: claim, begin, record, complete, release, settle."""
+    if operation != "update_item":
+        return operation
+    expression = kwargs.get("UpdateExpression", "")
+    if kwargs.get("ReturnValues") == "ALL_NEW":
+        return "claim"
+    for kind, start in (
+        ("begin", "SET pending"),
+        ("record", "ADD sent :addrs"),
+        ("complete", "SET #s = :notified"),
+        ("release", "SET #s = :failed"),
+        ("settle", "SET #s = :settled"),
+    ):
+        if expression.startswith(start):
+            return kind
+    return "other"
+
+
 def throttled(request: dict[str, Any]) -> Exception:
     response = {
         "Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."},
@@ -145,9 +196,26 @@ def throttled(request: dict[str, Any]) -> Exception:
     return ClientError(cast(Any, response), "SendEmail")
 
 
+def rejected(request: dict[str, Any]) -> Exception:
+    response = {
+        "Error": {"Code": "MessageRejected", "Message": "Illegal address"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(cast(Any, response), "SendEmail")
+
+
 def recipients(request: dict[str, Any]) -> dict[str, list[str]]:
     d = request["Destination"]
     return {k: d.get(f"{k}Addresses", []) for k in ("To", "Cc", "Bcc")}
+
+
+def told_to(ses: RecordingSes) -> list[str]:
+    """Every To address of the notices SES accepted, sorted (repeats kept)."""
+    return sorted(a for r in ses.notices() for a in recipients(r)["To"])
+
+
+def admin_mails(ses: RecordingSes) -> list[dict[str, Any]]:
+    return [r for r in ses.sent if r["Content"]["Simple"]["Subject"]["Data"].startswith("[vaultmail]")]
 
 
 def link_of(request: dict[str, Any]) -> str:
@@ -175,13 +243,13 @@ class World:
     def put(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
 
-    def scanner(self, *, s3: Any = None, ses: Any = None, **kwargs: Any) -> Scanner:
+    def scanner(self, *, s3: Any = None, ses: Any = None, dynamodb: Any = None, **kwargs: Any) -> Scanner:
         settings = kwargs.pop("settings", self.settings)
         return Scanner(
             settings,
             s3=s3 or self.s3,
             ses=ses if ses is not None else RecordingSes(self.ses),
-            dynamodb=self.ddb,
+            dynamodb=dynamodb or self.ddb,
             signer=boto3.client("s3", config=Config(signature_version="s3v4")),
             **kwargs,
         )
@@ -615,6 +683,264 @@ def test_an_unexpected_error_gives_the_claim_back_at_once(world: World) -> None:
     assert world.scanner().run().stats.notified == 1
 
 
+# -- failures: SES rejecting some recipients --------------------------------------------------------
+
+
+class Rejecting:
+    """SES that rejects every message with one of ``bad`` among its recipients (as SES does for
+    an address it will not take), counting every SendEmail tried."""
+
+    def __init__(self, bad: set[str]) -> None:
+        self.bad = bad
+        self.tried = 0
+
+    def __call__(self, request: dict[str, Any]) -> Exception | None:
+        self.tried += 1
+        return rejected(request) if self.bad & {a for v in recipients(request).values() for a in v} else None
+
+
+def test_a_rejected_address_holds_back_nobody_and_is_given_up_after_5_runs(world: World) -> None:
+    to = [f"r{i:03d}@acme.com" for i in range(90)]
+    bcc = [f"b{i:02d}@acme.com" for i in range(30)]
+    bad = {"r010@acme.com", "b05@acme.com"}  # in the first send, and in the Bcc of the second
+    world.put("mail/big.eml", make_mail(SMALL_THRESHOLD, to=", ".join(to), bcc=", ".join(bcc)))
+    settings = world.settings.with_overrides(admin_email="admin@acme.com")
+    told: Counter[str] = Counter()
+    stats_mails = 0
+    results = []
+    for _ in range(6):
+        fail = Rejecting(bad)
+        ses = RecordingSes(world.ses, fail=fail)
+        results.append(world.scanner(ses=ses, settings=settings).run(send_stats="news"))
+        for request in ses.notices():
+            kinds = recipients(request)
+            assert all(a.startswith("r") for a in kinds["To"]) and not kinds["Cc"]
+            assert all(a.startswith("b") for a in kinds["Bcc"])  # a Bcc recipient stays hidden
+            told.update(a for v in kinds.values() for a in v)
+        stats_mails += len(admin_mails(ses))
+        assert fail.tried <= 3 + 50  # the three sends, and at most SPLIT_SENDS more to get around
+    first, *middle, fifth, sixth = results
+    # the first run tells everyone SES takes, later sends included, and records them
+    assert set(told) == set(to + bcc) - bad and set(told.values()) == {1}
+    assert (first.stats.failed, first.stats.gave_up, first.stats.notified) == (1, 0, 0)
+    assert first.stats.recipients_notified == 118
+    (outcome,) = first.outcomes
+    assert outcome.status == "failed" and "2 of 120" in (outcome.error or "")
+    # the runs after try only the two rejected addresses, and give up on the fifth
+    for run in middle:
+        assert (run.stats.failed, run.stats.gave_up, run.stats.notices_sent) == (1, 0, 0)
+    assert (fifth.stats.failed, fifth.stats.gave_up, fifth.stats.notices_sent) == (1, 1, 0)
+    assert [o.status for o in fifth.outcomes] == ["given-up"]
+    assert "b05@acme.com (rejected by SES)" in fifth.outcomes[0].dropped
+    item = world.item("mail/big.eml")
+    assert item is not None and item["status"]["S"] == "settled"
+    assert item["reason"]["S"] == "SES rejected 2 recipients after 5 attempts"
+    assert item["rejections"]["N"] == "4" and item["attempts"]["N"] == "5"
+    assert "expiration" not in item and "pending" not in item and "owner" not in item
+    assert len(item["sent"]["SS"]) == 118  # kept for good: nobody is told twice, ever
+    # then the mail is settled: no send, no news, no admin mail
+    assert (sixth.stats.settled, sixth.stats.failed, sixth.stats.notices_sent) == (1, 0, 0)
+    assert not sixth.newsworthy and stats_mails == 5
+    assert set(told.values()) == {1}
+
+
+def test_a_mail_whose_every_recipient_is_rejected_costs_bounded_sends_then_settles(world: World) -> None:
+    everyone = {f"r{i:03d}@acme.com" for i in range(120)}
+    world.put("mail/sandbox.eml", make_mail(SMALL_THRESHOLD, to=", ".join(sorted(everyone))))
+    tries = []
+    for _ in range(5):
+        fail = Rejecting(everyone)
+        result = world.scanner(ses=RecordingSes(world.ses, fail=fail)).run()
+        tries.append(fail.tried)
+        assert result.stats.failed == 1 and result.stats.notices_sent == 0
+    assert max(tries) <= 3 + 50 and min(tries) > 3  # halves were tried, within the budget
+    assert result.stats.gave_up == 1
+    item = world.item("mail/sandbox.eml")
+    assert item is not None and item["status"]["S"] == "settled"
+    assert item["reason"]["S"] == "SES rejected 120 recipients after 5 attempts"
+    assert int(item["expiration"]["N"]) > time.time()  # nobody was told: looked at again in 90 days
+    fail = Rejecting(set())
+    assert world.scanner(ses=RecordingSes(world.ses, fail=fail)).run().stats.settled == 1
+    assert fail.tried == 0
+    # with no extra sends allowed, a run costs exactly its three sends
+    world.put("mail/sandbox2.eml", make_mail(SMALL_THRESHOLD, to=", ".join(sorted(everyone))))
+    fail = Rejecting(everyone)
+    world.scanner(ses=RecordingSes(world.ses, fail=fail), split_sends=0).run()
+    assert fail.tried == 3
+
+
+def test_a_throttle_while_getting_around_a_rejection_stops_the_run(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to="bad@acme.com, ok1@acme.com, ok2@acme.com"))
+    world.put("mail/b.eml", make_mail(SMALL_THRESHOLD, to="later@acme.com"))
+    calls = {"n": 0}
+
+    def reject_then_throttle(request: dict[str, Any]) -> Exception | None:
+        calls["n"] += 1
+        return rejected(request) if calls["n"] == 1 else throttled(request)
+
+    result = world.scanner(ses=RecordingSes(world.ses, fail=reject_then_throttle)).run()
+    assert (result.stats.failed, result.stats.deferred, result.stats.notices_sent) == (1, 1, 0)
+    assert result.stopped_sending and calls["n"] == 2  # the first half throttled: nothing more tried
+    item = world.item("mail/a.eml")
+    assert item is not None and item["status"]["S"] == "failed"
+    assert "rejections" not in item and "pending" not in item  # a throttle is not a rejection
+    ses = RecordingSes(world.ses)
+    assert world.scanner(ses=ses).run().stats.notified == 2
+
+
+# -- failures: the state table ------------------------------------------------------------------------
+
+
+def failing(kind: str, times: int | None = None, code: str = "ProvisionedThroughputExceededException") -> Any:
+    """A ``fail`` for FlakyDynamoDB: the state writes of ``kind``, ``times`` times (None: always)."""
+    left = {"n": times}
+
+    def fail(operation: str, kwargs: dict[str, Any]) -> str | None:
+        if write_kind(operation, kwargs) != kind or left["n"] == 0:
+            return None
+        if left["n"] is not None:
+            left["n"] -= 1
+        return code
+
+    return fail
+
+
+def test_a_record_that_fails_once_after_a_send_is_tried_again(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to="bob@acme.com"))
+    world.put("mail/b.eml", make_mail(SMALL_THRESHOLD, to="carol@acme.com", subject="second"))
+    sleeps: list[float] = []
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, failing("record", times=1))
+    result = world.scanner(ses=ses, dynamodb=ddb, sleep=sleeps.append).run()
+    assert (result.stats.notified, result.stats.failed) == (2, 0) and result.complete
+    assert sleeps == [0.2]  # one short pause, injected
+    assert world.item("mail/a.eml")["sent"]["SS"] == ["bob@acme.com"]  # type: ignore[index]
+    world.scanner(ses=ses).run()
+    assert told_to(ses) == ["bob@acme.com", "carol@acme.com"]
+
+
+def test_a_send_that_cannot_be_recorded_is_never_sent_again(world: World) -> None:
+    first_batch = [f"p{i:03d}@acme.com" for i in range(50)]
+    rest = [f"p{i:03d}@acme.com" for i in range(50, 60)]
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to=", ".join(first_batch + rest)))
+    world.put("mail/b.eml", make_mail(SMALL_THRESHOLD, to="carol@acme.com", subject="second"))
+    sleeps: list[float] = []
+
+    def table_down_after_the_first_send(operation: str, kwargs: dict[str, Any]) -> str | None:
+        key = kwargs.get("Key", {}).get("id", {}).get("S", "")
+        kind = write_kind(operation, kwargs)
+        return "InternalServerError" if "mail/a.eml" in key and kind in ("record", "release") else None
+
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, table_down_after_the_first_send)
+    result = world.scanner(ses=ses, dynamodb=ddb, sleep=sleeps.append).run()  # does not raise
+    assert result.complete and result.halted is None
+    assert (result.stats.failed, result.stats.notified, result.stats.notices_sent) == (1, 1, 2)
+    assert [o.status for o in result.outcomes] == ["failed", "notified"]  # and the run went on to b
+    assert len(sleeps) == 2 * 2  # the record, then the release at the end: three tries each
+    item = world.item("mail/a.eml")
+    # not released: the claim holds until its lease ends, with the send written ahead
+    assert item is not None and item["status"]["S"] == "claimed"
+    assert sorted(item["pending"]["SS"]) == first_batch and "sent" not in item
+
+    world.ddb.update_item(  # the lease runs out
+        TableName=TABLE,
+        Key={"id": item["id"]},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
+    later = RecordingSes(world.ses)
+    second = world.scanner(ses=later).run()
+    assert second.stats.notified == 1 and second.stats.recipients_notified == 10
+    assert [recipients(r)["To"] for r in later.notices()] == [rest]  # the first 50 are not told again
+    told = [a for r in ses.notices() + later.notices() for a in recipients(r)["To"]]
+    assert sorted(told) == sorted(first_batch + rest + ["carol@acme.com"])  # each exactly once
+    done = world.item("mail/a.eml")
+    assert done is not None and done["status"]["S"] == "notified" and "pending" not in done
+
+
+def test_a_send_not_recorded_is_recorded_at_the_end_of_the_run(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to="bob@acme.com"))
+    world.put("mail/b.eml", make_mail(SMALL_THRESHOLD, to="carol@acme.com", subject="second"))
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, failing("record", times=3))  # every try of the first record
+    result = world.scanner(ses=ses, dynamodb=ddb, sleep=lambda s: None).run()
+    assert (result.stats.failed, result.stats.notified) == (1, 1)
+    (failed, _) = result.outcomes
+    assert failed.status == "failed" and "record sent" in (failed.error or "")
+    item = world.item("mail/a.eml")  # ended at the end of the run, with bob recorded
+    assert item is not None and item["status"]["S"] == "notified" and item["sent"]["SS"] == ["bob@acme.com"]
+    again = world.scanner(ses=ses).run()
+    assert (again.stats.already_notified, again.stats.notices_sent) == (2, 0)
+    assert told_to(ses) == ["bob@acme.com", "carol@acme.com"]
+
+
+def test_the_state_table_failing_on_a_page_stops_the_run_with_a_cursor(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scanner_module, "PAGE_SIZE", 2)
+    keys = [f"mail/p{i}.eml" for i in range(5)]
+    for i, key in enumerate(keys):
+        world.put(key, make_mail(SMALL_THRESHOLD, to=f"user{i}@acme.com"))
+    ses = RecordingSes(world.ses)
+    settings = world.settings.with_overrides(admin_email="admin@acme.com")
+    ddb = FlakyDynamoDB(world.ddb, lambda op, kw: "InternalServerError" if op == "batch_get_item" else None)
+    ddb.fail = lambda op, kw: "InternalServerError" if op == "batch_get_item" and ddb.calls[op] == 2 else None
+    first = world.scanner(ses=ses, dynamodb=ddb, settings=settings).run(send_stats="news")  # no raise
+    assert not first.complete and "state table failed" in (first.halted or "")
+    assert first.as_dict()["halted"] == first.halted and first.newsworthy
+    assert first.stats.notified == 2
+    assert world.state().get_cursor(BUCKET, "mail/") == "mail/p1.eml"  # the page that failed is next
+    (stats_mail,) = admin_mails(ses)
+    assert "stopped early: state table failed" in stats_mail["Content"]["Simple"]["Body"]["Text"]["Data"]
+
+    second = world.scanner(ses=ses).run()
+    assert second.complete and second.halted is None
+    assert (second.stats.notified, second.stats.already_notified) == (3, 0)  # resumed at the cursor
+    assert world.state().get_cursor(BUCKET, "mail/") is None
+    assert told_to(ses) == [f"user{i}@acme.com" for i in range(5)]
+
+
+def test_a_claim_the_state_table_refuses_stops_the_run_at_that_mail(world: World) -> None:
+    for i in range(4):
+        world.put(f"mail/c{i}.eml", make_mail(SMALL_THRESHOLD, to=f"user{i}@acme.com"))
+    ses = RecordingSes(world.ses)
+
+    def second_claim_fails(operation: str, kwargs: dict[str, Any]) -> str | None:
+        hit = write_kind(operation, kwargs) == "claim" and "mail/c1.eml" in kwargs["Key"]["id"]["S"]
+        return "ProvisionedThroughputExceededException" if hit else None
+
+    first = world.scanner(ses=ses, dynamodb=FlakyDynamoDB(world.ddb, second_claim_fails)).run()
+    assert not first.complete and "mail/c1.eml" in (first.halted or "")
+    assert (first.stats.notified, first.stats.failed) == (1, 0)
+    assert world.state().get_cursor(BUCKET, "mail/") == "mail/c0.eml"
+    assert world.item("mail/c1.eml") is None
+    second = world.scanner(ses=ses).run()
+    assert second.complete and second.stats.notified == 3
+    assert told_to(ses) == [f"user{i}@acme.com" for i in range(4)]
+
+
+def test_a_configuration_error_after_a_send_gives_the_claim_back_with_who_was_told(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to="bob@acme.com"))
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, failing("record", code="AccessDeniedException"))
+    with pytest.raises(ConfigurationError, match="STATE_TABLE"):
+        world.scanner(ses=ses, dynamodb=ddb).run()
+    item = world.item("mail/a.eml")  # released at once, and bob (told) recorded in the same write
+    assert item is not None and item["status"]["S"] == "failed" and item["sent"]["SS"] == ["bob@acme.com"]
+    assert "pending" not in item
+    assert world.scanner(ses=ses).run().stats.notified == 1
+    assert told_to(ses) == ["bob@acme.com"]  # not twice
+
+
+@pytest.mark.parametrize("operation", ["batch_get_item", "update_item"])
+def test_a_state_table_we_may_not_use_is_still_a_configuration_error(world: World, operation: str) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD))
+    ddb = FlakyDynamoDB(world.ddb, lambda op, kw: "AccessDeniedException" if op == operation else None)
+    with pytest.raises(ConfigurationError, match="STATE_TABLE"):
+        world.scanner(dynamodb=ddb).run()
+
+
 # -- Woomera, stats, the handler ---------------------------------------------------------------------
 
 
@@ -730,3 +1056,27 @@ def test_handler_on_a_scheduled_event(
     assert (first["MailsNotified"], first["OversizeMails"], first["NoticesFailed"]) == ([2.0], [2.0], [0.0])
     # scheduled runs mail the admin only when there is news: the first run, not the quiet second
     assert len([m for m in moto_messages(world.url) if m["subject"].startswith("[vaultmail]")]) == 1
+
+
+def test_handler_when_the_state_table_fails_returns_and_emits_its_metrics(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.put("mail/h1.eml", make_mail(SMALL_THRESHOLD, to="h1@acme.com"))
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "VaultmailScanTest")
+    import importlib
+
+    from vaultmail import runtime
+
+    importlib.reload(runtime)
+    app = load_handler("oversize_scanner")
+    ddb = FlakyDynamoDB(world.ddb, lambda op, kw: "InternalServerError" if op == "batch_get_item" else None)
+    monkeypatch.setattr(app, "scanner", lambda settings: world.scanner(dynamodb=ddb))
+    from vaultmail.settings import get_settings
+
+    try:
+        result = app.lambda_handler(SCHEDULED, FakeContext(120_000))  # does not raise
+    finally:
+        get_settings.cache_clear()
+    assert result["complete"] is False and "state table failed" in result["halted"]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and emf[0]["ScanIncomplete"] == [1.0] and emf[0]["ObjectsScanned"] == [0.0]

@@ -9,6 +9,7 @@ import pytest
 
 from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Job, Skip, from_sns_message
+from vaultmail.s3 import ObjectRef
 
 MAIL = "From: amit@acme.com\r\nTo: ops@acme.com\r\nSubject: hi\r\n\r\nbody\r\n"
 
@@ -120,3 +121,23 @@ def test_idempotency_key_is_stable_and_distinguishes_mails() -> None:
     assert isinstance(a, Job) and isinstance(b, Job) and isinstance(c, Job)
     assert a.idempotency_key() == b.idempotency_key() != c.idempotency_key()
     json.dumps(a.idempotency_key())  # Powertools hashes the JSON form
+
+
+def _s3_job(version: str | None = None, etag: str | None = None) -> Job:
+    return Job("s3://b/k", s3=ObjectRef("b", "k", version_id=version, etag=etag))
+
+
+def test_s3_job_is_keyed_by_its_version_else_its_etag() -> None:
+    assert _s3_job("v1", '"aaa"').idempotency_key()["s3"] == ["b", "k", "v1"]
+    # "null" is the version id of objects in unversioned or suspended buckets: it names no bytes
+    null_a, null_b = _s3_job("null", '"aaa"'), _s3_job("null", '"bbb"')
+    assert null_a.idempotency_key()["s3"] == ["b", "k", "aaa"]  # the ETag without its quotes
+    assert null_a.idempotency_key() != null_b.idempotency_key()
+    assert _s3_job(None, '"aaa"').idempotency_key() == null_a.idempotency_key()
+
+
+@pytest.mark.parametrize("version", [None, "null"])
+def test_unpinned_s3_job_has_no_key(version: str | None) -> None:
+    """bucket/key alone would be shared by the next mail written to the same key."""
+    with pytest.raises(ValueError, match="pin"):
+        _s3_job(version, None).idempotency_key()

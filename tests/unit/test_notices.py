@@ -16,6 +16,7 @@ from vaultmail.notices import (
     compose_notice,
     compose_stats,
     content_disposition,
+    halves,
     human_size,
     one_line,
     recipients_of,
@@ -145,6 +146,31 @@ def test_split_limits() -> None:
         split(people, 0)
 
 
+def test_halves_of_a_rejected_send_keep_kinds_order_and_everything_else() -> None:
+    (email,) = notice(
+        "From: a@x.example\nTo: t1@acme.com, t2@acme.com\nCc: c1@acme.com\nBcc: b1@acme.com, b2@acme.com\n"
+    ).emails
+    first, second = halves(email)
+    assert (first.to, first.cc, first.bcc) == (("t1@acme.com", "t2@acme.com"), ("c1@acme.com",), ())
+    assert (second.to, second.cc, second.bcc) == ((), (), ("b1@acme.com", "b2@acme.com"))  # Bcc stays Bcc
+    assert first.recipients + second.recipients == email.recipients
+    for part in (first, second):
+        assert (part.subject, part.text, part.html, part.reply_to, part.from_addr, part.headers) == (
+            email.subject,
+            email.text,
+            email.html,
+            email.reply_to,
+            email.from_addr,
+            email.headers,
+        )
+    (one,) = notice("From: a@x.example\nTo: solo@acme.com\n").emails
+    assert halves(one) == (one,)
+    (full,) = notice("From: a@x.example\nTo: " + ", ".join(f"u{i}@acme.com" for i in range(50)) + "\n").emails
+    assert [len(h.recipients) for h in halves(full)] == [25, 25]
+    (odd,) = notice("From: a@x.example\nTo: u1@acme.com, u2@acme.com, u3@acme.com\n").emails
+    assert [h.to for h in halves(odd)] == [("u1@acme.com", "u2@acme.com"), ("u3@acme.com",)]
+
+
 def test_duplicates_keep_the_most_visible_kind() -> None:
     recipients, _ = recipients_of(
         headers("To: Bob@ACME.com\nCc: bob@acme.com\nBcc: bob@acme.com, x@acme.com")
@@ -252,3 +278,22 @@ def test_stats_mail() -> None:
     assert "notified in this run:" in e.text and "50,000,000" in e.text
     assert "&lt;b&gt;no&lt;/b&gt;" in e.html and "<b>no" not in e.html
     assert "\r" not in e.text.replace("\n", "")
+
+
+def test_stats_mail_of_a_run_halted_by_the_state_table() -> None:
+    e = compose_stats(
+        {"failed": 3, "gaveUp": 1},
+        notify_from="notices@acme.com",
+        admin_email="admin@acme.com",
+        where="s3://b/mail/",
+        started=EXPIRES,
+        complete=False,
+        halted="state table failed at mail/x.eml: ProvisionedThroughputExceededException",
+    )
+    assert "stopped early: state table failed at mail/x.eml" in e.text and "next run resumes" in e.text
+    assert "before the deadline" not in e.text
+    assert "of which given up" in e.text
+    late = compose_stats(
+        {}, notify_from="n@acme.com", admin_email="a@acme.com", where="w", started=EXPIRES, complete=False
+    )
+    assert "stopped before the deadline" in late.text

@@ -83,3 +83,11 @@ def test_s3_errors_are_converted_gone_or_retried(
     with pytest.raises(error) as caught, converted(REF):
         raise ClientError(response, "GetObject")
     assert type(caught.value) is error and caught.value.transient is transient
+
+
+def test_a_pin_names_the_bytes_whoever_described_them() -> None:
+    from_event = ObjectRef("b", "k.eml", version_id="null", etag="0123abcd")  # unversioned bucket
+    from_head = ObjectRef("b", "k.eml", version_id=None, etag='"0123abcd"')  # HEAD quotes ETags
+    assert from_event.pin == from_head.pin == "0123abcd"
+    assert ObjectRef("b", "k.eml", version_id="3HL4kqtJ", etag='"0123abcd"').pin == "3HL4kqtJ"
+    assert ObjectRef("b", "k.eml").pin is None  # not pinned yet: a HEAD must come first

@@ -13,6 +13,7 @@ from vaultmail.errors import ConfigurationError, InvalidArguments
 from vaultmail.scanner import (
     Listed,
     Scanner,
+    ScanResult,
     ScanStats,
     candidate_ids,
     distinct_prefixes,
@@ -157,6 +158,19 @@ def test_parse_woomera() -> None:
 def test_stats_keys_are_camel_case() -> None:
     d = ScanStats(already_notified=2, bytes_read=5).as_dict()
     assert d["alreadyNotified"] == 2 and d["bytesRead"] == 5 and "noRecipients" in d
+    assert ScanStats(gave_up=1).as_dict()["gaveUp"] == 1
+
+
+def test_a_run_halted_by_an_error_is_news_and_says_why() -> None:
+    quiet = ScanResult("b", ("mail/",))
+    assert not quiet.newsworthy and quiet.as_dict()["halted"] is None
+    deadline = ScanResult("b", ("mail/",), complete=False)
+    assert not deadline.newsworthy  # the deadline alone is routine: the next run resumes
+    halted = ScanResult("b", ("mail/",), complete=False, halted="state table failed at k.eml: Throttled")
+    assert halted.newsworthy and halted.as_dict()["halted"] == "state table failed at k.eml: Throttled"
+    assert not halted.any_failed
+    given_up = ScanResult("b", ("mail/",), stats=ScanStats(failed=1, gave_up=1))
+    assert given_up.newsworthy and given_up.any_failed
 
 
 def _client_error(code: str, message: str = "", status: int = 400) -> ClientError:

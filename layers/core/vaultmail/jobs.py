@@ -45,10 +45,18 @@ class Job:
     meta: Mapping[str, str] = field(default_factory=dict)
 
     def idempotency_key(self) -> dict[str, Any]:
-        """What makes this job unique: the object version, or the message id and mail digest."""
+        """What makes this job unique: the object's bytes, or the message id and mail digest.
+
+        An S3 job must be pinned first (``Uploader.pin``: a HEAD): it is keyed by its version
+        id, or by its ETag when the bucket has no versions (``"null"``), never by bucket/key
+        alone, which a later mail written to the same key would share. So a notification
+        and an S3 Batch Operations task for the same object share one key.
+        """
         key: dict[str, Any] = {"recipients": sorted(self.recipients), "sender": self.sender}
         if self.s3 is not None:
-            key["s3"] = [self.s3.bucket, self.s3.key, self.s3.version_id or self.s3.etag]
+            if self.s3.pin is None:
+                raise ValueError(f"{self.s3}: pin the object (version or ETag) before keying the job")
+            key["s3"] = [self.s3.bucket, self.s3.key, self.s3.pin]
         else:
             key["origin"] = self.origin
             key["sha256"] = hashlib.sha256(self.mail or b"").hexdigest()

@@ -15,7 +15,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -229,6 +229,23 @@ class Email:
         return self.to + self.cc + self.bcc
 
 
+def halves(email: Email) -> tuple[Email, ...]:
+    """``email`` as two sends of half its recipients each (To/Cc/Bcc kinds kept), in order.
+
+    SES refuses a whole message for one address it will not take: sending the halves
+    apart finds the others a way through. An email of one recipient is returned as it is.
+    """
+    group = [
+        *(Recipient(a, "to") for a in email.to),
+        *(Recipient(a, "cc") for a in email.cc),
+        *(Recipient(a, "bcc") for a in email.bcc),
+    ]
+    if len(group) < 2:
+        return (email,)
+    half = (len(group) + 1) // 2
+    return tuple(replace(email, to=b.to, cc=b.cc, bcc=b.bcc) for b in split(group, half))
+
+
 @dataclass(frozen=True)
 class Notice:
     """The notice of one oversize mail: one :class:`Email` per group of 50 recipients."""
@@ -363,7 +380,8 @@ STATS_LABELS = (  # keys of ScanStats.as_dict()
     ("alreadyNotified", "already notified before"),
     ("settled", "nobody to notify, found before (not read again)"),
     ("inProgress", "being notified by another run"),
-    ("failed", "notices failed (retried next run)"),
+    ("failed", "notices failed (retried next run, unless given up)"),
+    ("gaveUp", "of which given up (SES kept rejecting recipients)"),
     ("deferred", "left for the next run"),
     ("noRecipients", "no recipient to notify"),
     ("unreadable", "not readable as a mail"),
@@ -388,8 +406,12 @@ def compose_stats(
     started: datetime,
     complete: bool = True,
     problems: Sequence[str] = (),
+    halted: str | None = None,
 ) -> Email:
-    """The administrator's summary of one run (``stats`` as :meth:`ScanStats.as_dict`)."""
+    """The administrator's summary of one run (``stats`` as :meth:`ScanStats.as_dict`).
+
+    ``halted``: why the run stopped early on an error (else an incomplete run met the deadline).
+    """
     e = html.escape
     when = started.strftime("%Y-%m-%d %H:%M UTC")
     subject = one_line(
@@ -399,7 +421,12 @@ def compose_stats(
     )
     rows = [(label, _number(stats.get(name, 0))) for name, label in STATS_LABELS]
     width = max(len(label) for label, _ in rows) + 1
-    status = "complete" if complete else "stopped before the deadline; the next run resumes"
+    if complete:
+        status = "complete"
+    elif halted:
+        status = f"stopped early: {one_line(halted, 200)}; the next run resumes"
+    else:
+        status = "stopped before the deadline; the next run resumes"
     text_lines = [f"vaultmail oversize scan of {one_line(where, 300)}, started {when} ({status}).", ""]
     text_lines += [f"  {label + ':':<{width}} {value:>12}" for label, value in rows]
     shown = [one_line(p, 300) for p in problems[:20]]
@@ -443,6 +470,7 @@ __all__ = [
     "compose_notice",
     "compose_stats",
     "content_disposition",
+    "halves",
     "human_size",
     "one_line",
     "recipients_of",

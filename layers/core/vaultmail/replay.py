@@ -4,6 +4,10 @@ The uploaders' OnFailure destination is an SQS queue holding Lambda's destinatio
 (``requestPayload`` is the original event, whole). After fixing the cause (API outage, key,
 settings), an operator replays them; idempotency makes a replay of an event that did
 succeed in the meantime a no-op. Takes its SQS and Lambda clients as arguments.
+
+A message that holds no event (Lambda leaves ``requestPayload`` out of a destination record
+when the event is too large to fit) cannot be replayed: it is reported (``skipped``) and
+left in the queue, and the replay goes on with the others.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Replayed:
     condition: str | None
     error: str | None
     invoked: bool
+    skipped: str | None = None  # why the message could not be replayed (it stays in the queue)
 
 
 def payload_of(body: str) -> dict[str, Any]:
@@ -36,7 +41,10 @@ def payload_of(body: str) -> dict[str, Any]:
         return record["requestPayload"]
     if isinstance(record, dict) and ("Records" in record or "detail-type" in record):
         return record
-    raise InvalidEvent("a dead-letter message without requestPayload")
+    raise InvalidEvent(
+        "a dead-letter message without requestPayload (Lambda leaves out events too large for the "
+        "record): nothing to replay; find the event from the error and the logs"
+    )
 
 
 def replay(
@@ -50,6 +58,7 @@ def replay(
 ) -> Iterator[Replayed]:
     """Re-invoke (asynchronously, like the original delivery) each dead-lettered event."""
     done = 0
+    seen_skipped: set[str] = set()  # a skipped message comes back once its visibility times out
     try:
         while limit is None or done < limit:
             batch = min(10, limit - done) if limit else 10
@@ -59,17 +68,36 @@ def replay(
             if not msgs:
                 return
             for msg in msgs:
-                body = json.loads(msg["Body"]) if msg["Body"].startswith("{") else {}
-                ctx, resp = body.get("requestContext") or {}, body.get("responsePayload") or {}
-                payload = payload_of(msg["Body"])
+                ctx, resp = _context_of(msg["Body"])
+                condition, error = ctx.get("condition"), resp.get("errorMessage")
+                try:
+                    payload = payload_of(msg["Body"])
+                except InvalidEvent as exc:  # reported once, left in the queue (not deleted)
+                    if msg["MessageId"] not in seen_skipped:
+                        seen_skipped.add(msg["MessageId"])
+                        done += 1
+                        yield Replayed(msg["MessageId"], condition, error, False, skipped=exc.message)
+                    continue
                 if not dry_run:
                     lambda_client.invoke(
                         FunctionName=function, InvocationType="Event", Payload=json.dumps(payload).encode()
                     )
                     sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msg["ReceiptHandle"])
                 done += 1
-                yield Replayed(msg["MessageId"], ctx.get("condition"), resp.get("errorMessage"), not dry_run)
+                yield Replayed(msg["MessageId"], condition, error, not dry_run)
             if dry_run:
                 return
     except (ClientError, BotoCoreError) as exc:
         raise StorageError(f"replay from {queue_url}: {exc}") from exc
+
+
+def _context_of(body: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``requestContext`` and ``responsePayload`` of a destination record ({} when absent)."""
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return {}, {}
+    if not isinstance(record, dict):
+        return {}, {}
+    ctx, resp = record.get("requestContext"), record.get("responsePayload")
+    return (ctx if isinstance(ctx, dict) else {}), (resp if isinstance(resp, dict) else {})

@@ -1,13 +1,21 @@
 """What the Lambda handlers share: Powertools Logger and Metrics, cached clients, idempotency.
 
 Handlers stay short: parse the event with Powertools' data classes, turn it into Jobs,
-call :func:`process` for each, and let transient errors raise. Nothing here does work at
-import time beyond creating the Logger and Metrics objects; clients are made on first use.
+call :func:`process` for each (or :func:`reject` for what is not a mail event), and let
+transient errors raise. Nothing here does work at import time beyond creating the Logger
+and Metrics objects; clients are made on first use.
+
+Outcomes are stored by Powertools Idempotency and counted (metrics) only by the invocation
+that produced them; a duplicate, retried or replayed event logs the stored outcome again
+but uploads and counts nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,13 +30,24 @@ if TYPE_CHECKING:  # the uploaders' modules (and requests) load on first use, no
     from .jobs import Job
     from .uploader import Outcome, Uploader
 
-IDEMPOTENCY_TTL = 7 * 24 * 3600  # a duplicate or replayed event within a week uploads nothing
+# How long an outcome (archived, or rejected for good) is remembered, so that the same event
+# uploads nothing twice. It must outlive the last moment the event can come back (template.yaml):
+# an EventBridge delivery may be retried for up to 24 h (the rule's RetryPolicy), the event may
+# wait 6 h (MaximumEventAgeInSeconds) in Lambda's queue while other records of it are retried,
+# then stays up to 14 days (MessageRetentionPeriod) in the dead-letter queue, and the replayed
+# event waits up to 6 h again: 14 d + 24 h + 2 x 6 h = 15.5 days, rounded up with a margin.
+# tests/unit/test_runtime.py checks this against the template's values.
+IDEMPOTENCY_TTL = 16 * 24 * 3600
 
 # Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE
 # (the template sets both); the defaults keep local runs and tests working without them.
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "vaultmail"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Vaultmail"))
 copy_config_to_registered_loggers(source_logger=logger, include={"vaultmail"})
+
+# Set when the API refused the key: the next uploader() reads the secret again, bypassing
+# Powertools' cache (otherwise the refused key would be served for SECRET_MAX_AGE seconds).
+_key_refused = {"refetch": False}
 
 
 def boto3_client(service: str) -> Any:
@@ -52,8 +71,9 @@ def uploader() -> Uploader:
 
     settings = get_settings()
     settings.require("primary_domains", "api_endpoint_url")
-    client = UploadClient.from_settings(settings, api_key(settings))
-    return Uploader(settings, client, boto3_client("s3"))
+    key = api_key(settings, force_fetch=_key_refused["refetch"])
+    _key_refused["refetch"] = False
+    return Uploader(settings, UploadClient.from_settings(settings, key), boto3_client("s3"))
 
 
 @cache
@@ -71,59 +91,148 @@ def _idempotent_run() -> Any:
     config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL, raise_on_no_idempotency_key=True)
 
     @idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)
-    def run_once(*, key: dict[str, Any], job: Job) -> dict[str, Any]:
-        return uploader().run(job).as_dict()
+    def run_once(*, key: dict[str, Any], work: Callable[[], Outcome]) -> dict[str, Any]:
+        outcome = work()
+        count(outcome)  # here only: a stored outcome served again (retry, replay) is not counted again
+        return outcome.as_dict()
 
     return run_once, config
 
 
 def start(context: Any) -> None:
     """Call at the start of each invocation (idempotency needs the remaining time)."""
-    _, config = _idempotent_run()
+    try:
+        _, config = _idempotent_run()
+    except Exception as exc:
+        failed(exc)
+        raise
     config.register_lambda_context(context)
 
 
 def process(job: Job) -> Outcome:
-    """Archive one job exactly once; record the outcome; re-raise transient errors."""
-    from .uploader import Outcome
+    """Archive one job exactly once; record the outcome; re-raise transient and unexpected errors.
 
-    run_once, _ = _idempotent_run()
+    The S3 object is pinned (HEAD) before the job is keyed, so the key names the bytes (version
+    or ETag), not only bucket/key. An object already gone is rejected without a tag: what is
+    at that key now, if anything, is another mail.
+    """
     logger.append_keys(origin=job.origin)
     try:
-        outcome = Outcome.from_dict(run_once(key=job.idempotency_key(), job=job))
+        if job.s3 is not None:
+            job = uploader().pin(job)
     except VaultmailError as exc:
-        metrics.add_metric(name="UploadFailures", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "transient failure, the event will be retried", extra={"reason": exc.reason, "error": exc.message}
-        )
-        if isinstance(exc, ApiKeyRefused):
-            uploader.cache_clear()  # fetch the key again on the next invocation
+        if exc.transient:
+            failed(exc)
+            raise
+        ref = job.s3
+        return _reject(job.origin, exc, ["gone", ref.bucket, ref.key, ref.pin] if ref and ref.pin else None)
+    except Exception as exc:
+        failed(exc)
         raise
-    record(outcome)
+    return _once(job.idempotency_key(), lambda: uploader().run(job))
+
+
+def reject(origin: str, exc: VaultmailError, *, what: Any = None) -> dict[str, Any]:
+    """Record a permanent failure found before any upload ran (an event or message that is not a mail).
+
+    ``what`` is the rejected input (a record, an event: JSON-serialisable); when given, the
+    rejection is stored like an upload's outcome, so Lambda's retries of the event and replays
+    of it count it once. Raises only if the state table fails (transient).
+    """
+    logger.append_keys(origin=origin)
+    return _reject(origin, exc, what).as_dict()
+
+
+def _reject(origin: str, exc: VaultmailError, what: Any) -> Outcome:
+    from .uploader import Outcome
+
+    def rejected() -> Outcome:
+        return Outcome(origin, "rejected", reason=exc.reason, message=exc.message)
+
+    if what is None:  # nothing stable to key it by: recorded each time
+        outcome = rejected()
+        record(outcome)
+        return outcome
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    return _once({"rejected": digest}, rejected)
+
+
+def _once(key: dict[str, Any], work: Callable[[], Outcome]) -> Outcome:
+    """Run ``work`` once per key (Powertools Idempotency); log the outcome, stored or new."""
+    from .uploader import Outcome
+
+    ran: list[bool] = []
+
+    def tracked() -> Outcome:
+        ran.append(True)
+        return work()
+
+    try:
+        run_once, _ = _idempotent_run()
+        outcome = Outcome.from_dict(run_once(key=key, work=tracked))
+    except Exception as exc:
+        failed(exc)
+        raise
+    if ran:
+        log(outcome)
+    else:
+        logger.info(
+            "already done: nothing uploaded (a duplicate, retried or replayed event)",
+            extra={"status": outcome.status, "reason": outcome.reason, "upload_id": outcome.upload_id},
+        )
     return outcome
 
 
-def reject(origin: str, exc: VaultmailError) -> dict[str, Any]:
-    """Record a permanent failure found before any job ran (a message that is not a mail)."""
-    from .uploader import Outcome
+def failed(exc: BaseException) -> None:
+    """Log and count a failure that makes the event be retried (and then dead-lettered)."""
+    metrics.add_metric(name="UploadFailures", unit=MetricUnit.Count, value=1)
+    reason = exc.reason if isinstance(exc, VaultmailError) else type(exc).__name__
+    logger.warning(
+        "transient failure, the event will be retried",
+        extra={"reason": reason, "error": why(exc)},
+        exc_info=not isinstance(exc, VaultmailError),  # unexpected: its traceback, for the bug report
+    )
+    if isinstance(exc, ApiKeyRefused):
+        _key_refused["refetch"] = True  # read the secret again (it may have been fixed) ...
+        uploader.cache_clear()  # ... when the next job builds the upload client
 
-    outcome = Outcome(origin, "rejected", reason=exc.reason, message=exc.message)
-    record(outcome)
-    return outcome.as_dict()
+
+def why(exc: BaseException) -> str:
+    """One line saying why a job failed: for logs and S3 Batch result strings (never the key)."""
+    if isinstance(exc, VaultmailError):
+        return f"{exc.reason}: {exc.message}"
+    name = type(exc).__name__
+    if type(exc).__module__.startswith("aws_lambda_powertools.utilities.idempotency"):
+        if name == "IdempotencyAlreadyInProgressError":
+            return f"{name}: another invocation is archiving this mail now; retry later"
+        return f"{name}: state table: {exc}"
+    return f"{name}: unexpected error (the function's log has the traceback)"
 
 
 def record(outcome: Outcome) -> None:
-    """Log and count an outcome (never the key, never mail content)."""
+    """Count and log an outcome produced in this invocation."""
+    count(outcome)
+    log(outcome)
+
+
+def count(outcome: Outcome) -> None:
+    """Metrics of an outcome: call once per outcome, in the invocation that produced it."""
     if outcome.status == "archived":
         metrics.add_metric(name="MailsArchived", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BytesArchived", unit=MetricUnit.Bytes, value=outcome.size or 0)
+        return
+    metrics.add_metric(name="MailsRejected", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Rejected{outcome.reason}", unit=MetricUnit.Count, value=1)
+
+
+def log(outcome: Outcome) -> None:
+    """Log an outcome (never the key, never mail content)."""
+    if outcome.status == "archived":
         logger.info(
             "archived",
             extra={"upload_id": outcome.upload_id, "vaults": list(outcome.vaults), "size": outcome.size},
         )
         return
-    metrics.add_metric(name="MailsRejected", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Rejected{outcome.reason}", unit=MetricUnit.Count, value=1)
     logger.error(
         "rejected (permanent, not retried)",
         extra={"reason": outcome.reason, "error": outcome.message, "size": outcome.size},
@@ -134,5 +243,6 @@ def reset() -> None:
     """Forget cached settings, clients and the API key (tests and local runs that change the env)."""
     get_settings.cache_clear()
     uploader.cache_clear()
+    _key_refused["refetch"] = False
     _idempotent_run.cache_clear()
     _clients.cache_clear()

@@ -52,10 +52,23 @@ class ObjectRef:
     etag: str | None = None
     size: int | None = None
 
+    @property
+    def version(self) -> str | None:
+        """The version id if it names one version: not None, not the ``"null"`` of unversioned objects."""
+        return self.version_id if self.version_id and self.version_id != "null" else None
+
+    @property
+    def pin(self) -> str | None:
+        """What identifies these bytes: the version, else the ETag (None: not pinned yet).
+
+        The ETag without its quotes: events carry it bare, HEAD answers quote it.
+        """
+        return self.version or (self.etag.strip('"') if self.etag else None)
+
     def get_args(self) -> dict[str, str]:
         args = {"Bucket": self.bucket, "Key": self.key}
-        if self.version_id and self.version_id != "null":
-            args["VersionId"] = self.version_id
+        if self.version:
+            args["VersionId"] = self.version
         elif self.etag:
             args["IfMatch"] = self.etag
         return args
@@ -143,8 +156,8 @@ def sha256(s3: Any, ref: ObjectRef, chunk: int = 1 << 20) -> str:
 def tag(s3: Any, ref: ObjectRef, tags: dict[str, str]) -> None:
     """Merge ``tags`` into the object's tag set (S3 allows 10 tags; values are trimmed to 256)."""
     args = {"Bucket": ref.bucket, "Key": ref.key}
-    if ref.version_id and ref.version_id != "null":
-        args["VersionId"] = ref.version_id
+    if ref.version:
+        args["VersionId"] = ref.version
     with converted(ref):
         current = s3.get_object_tagging(**args).get("TagSet", [])
         merged = {t["Key"]: t["Value"] for t in current}

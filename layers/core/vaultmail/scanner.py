@@ -6,9 +6,15 @@ state table says about its oversize objects, it decides what to do with each obj
 (paginated, resuming after a cursor), reads only the header block of each candidate
 (ranged GETs of 64 KiB, grown only for a longer header block), claims the mail in the
 state table (conditional write with a lease), signs a download link, sends the notice
-(split into sends of at most 50 recipients), records each send, completes the claim and
-tags the object. A failed send releases the claim, so the next run retries. Before the
-Lambda deadline it stops and leaves a cursor; the next run resumes there.
+(split into sends of at most 50 recipients, each written ahead and recorded), completes the
+claim and tags the object. A failed send releases the claim, so the next run retries (only
+the recipients not told yet). A send SES rejects is split in halves, so that the addresses
+SES refuses do not hold back the others; a mail whose recipients SES keeps rejecting is
+given up (settled) after ``MAX_REJECTED_RUNS`` runs. Before the Lambda deadline, or when the
+state table fails to list or claim, it stops and leaves a cursor; the next run resumes
+there. A state write after an accepted send that keeps failing stops only that mail: its
+claim is ended at the end of the run or left to its lease, never released in a way that
+would tell anyone twice (see docs/scanner.md, "When the state table fails").
 
 Adapters (S3, SES, DynamoDB) take their boto3 clients as arguments; the clients are made
 by :meth:`Scanner.from_settings` (or passed in by tests).
@@ -24,7 +30,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -33,10 +39,12 @@ from .errors import ConfigurationError, InvalidArguments, NotAMail, StateError, 
 from .headers import MailHeaders
 from .notices import (
     MAX_RECIPIENTS,
+    Email,
     Notice,
     compose_notice,
     compose_stats,
     content_disposition,
+    halves,
     one_line,
     recipients_of,
     safe_filename,
@@ -46,6 +54,8 @@ from .ses import SesError, send_email
 from .settings import Settings
 from .state import (
     DEFAULT_LEASE_SECONDS,
+    FAILED,
+    MAX_REJECTED_RUNS,
     NOTIFIED,
     SETTLED,
     Claim,
@@ -62,6 +72,11 @@ PAGE_SIZE = 1000
 NOTIFIED_TAG = "vaultmail-notified"
 WOOMERA_MAX_BYTES = 64 << 20
 COLD_CLASSES = {"GLACIER", "DEEP_ARCHIVE"}  # a ranged GET needs a restore first
+SPLIT_SENDS = 50  # per mail and run: extra SES sends to get around recipients SES rejects
+STATE_ATTEMPTS = 3  # tries of each state write that follows an SES send (record, complete)
+STATE_BACKOFF = (0.2, 1.0)  # seconds between those tries
+
+T = TypeVar("T")
 
 Action = Literal["ignore", "small", "cold", "notified", "settled", "busy", "notify"]
 
@@ -193,6 +208,7 @@ class ScanStats:
     settled: int = 0
     in_progress: int = 0
     failed: int = 0
+    gave_up: int = 0  # of the failed: given up for good (SES kept rejecting), settled
     deferred: int = 0
     no_recipients: int = 0
     unreadable: int = 0
@@ -217,8 +233,8 @@ class MailOutcome:
 
     key: str
     size: int
-    status: str  # notified, would-notify, already-notified, in-progress, failed, deferred,
-    # no-recipients, unreadable, cold
+    status: str  # notified, would-notify, already-notified, in-progress, failed, given-up,
+    # deferred, no-recipients, unreadable, cold
     recipients: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     subject: str | None = None
@@ -255,6 +271,7 @@ class ScanResult:
     outcomes: list[MailOutcome] = field(default_factory=list)
     complete: bool = True
     stopped_sending: str | None = None
+    halted: str | None = None  # why the run stopped early on an error (None: done, or the deadline)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -263,11 +280,12 @@ class ScanResult:
 
     @property
     def newsworthy(self) -> bool:
-        """Something for the admin: notices sent or not sent, mails that cannot be notified."""
+        """Something for the admin: notices sent or not sent, mails that cannot be notified,
+        a run stopped by an error."""
         s = self.stats
         return bool(
             s.notified or s.failed or s.deferred or s.no_recipients or s.unreadable
-        ) or bool(self.stopped_sending)
+        ) or bool(self.stopped_sending or self.halted)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +293,7 @@ class ScanResult:
             "prefixes": list(self.prefixes),
             "complete": self.complete,
             "stoppedSending": self.stopped_sending,
+            "halted": self.halted,
             **self.stats.as_dict(),
         }
 
@@ -443,6 +462,9 @@ class Scanner:
         safety_margin_ms: int = DEFAULT_MARGIN_MS,
         owner: str | None = None,
         tag_objects: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        state_attempts: int = STATE_ATTEMPTS,
+        split_sends: int = SPLIT_SENDS,
     ) -> None:
         if not settings.mail_bucket:
             raise ConfigurationError("missing setting(s): MAIL_BUCKET (or --bucket)")
@@ -457,6 +479,9 @@ class Scanner:
         self.safety_margin_ms = safety_margin_ms
         self.owner = owner  # None: a fresh owner id per run
         self.tag_objects = tag_objects
+        self.sleep = sleep  # between tries of a state write (tests pass a no-op)
+        self.state_attempts = max(1, state_attempts)
+        self.split_sends = max(0, split_sends)
         self.state = (
             NotificationState(dynamodb, settings.state_table, clock=clock)
             if dynamodb is not None and settings.state_table
@@ -529,11 +554,36 @@ class Scanner:
         run = _Run(
             self, ScanResult(self.bucket, prefixes), remaining_ms, dry_run, assume_notified, on_outcome
         )
-        run.execute()
+        try:
+            run.execute()
+        finally:
+            run.finish_claims()
         wanted = run.result.newsworthy if send_stats == "news" else send_stats
         if wanted and not dry_run and self.settings.admin_email:
             run.send_stats()
         return run.result
+
+
+@dataclass
+class _Delivery:
+    """One mail's notice as this run sends it."""
+
+    claim: Claim
+    split_left: int  # extra SES sends left to get around rejected recipients
+    told: list[str] = field(default_factory=list)  # SES accepted a send to them in this run
+    unrecorded: list[str] = field(default_factory=list)  # told, but not (yet) in the item's `sent`
+    rejected: dict[str, str] = field(default_factory=dict)  # not told: address -> what SES said
+    error: VaultmailError | None = None  # what stopped the sending (SES stop, state table)
+
+
+@dataclass(frozen=True)
+class _Unfinished:
+    """A claim whose last write failed, tried again at the end of the run."""
+
+    delivery: _Delivery
+    key: str
+    write: Callable[[], None]
+    status: str  # the item's status once the write is done
 
 
 class _Run:
@@ -557,6 +607,7 @@ class _Run:
         self.on_outcome = on_outcome
         self.problems: list[str] = []
         self.stop_sending: SesError | None = None
+        self.unfinished: list[_Unfinished] = []
         self.owner = scanner.owner or f"scan-{uuid.uuid4().hex[:16]}"
 
     # -- listing ---------------------------------------------------------------------------
@@ -567,7 +618,12 @@ class _Run:
         cursors: dict[str, str | None] = {}
         if use_cursors:
             assert state is not None
-            cursors = {p: state.get_cursor(self.sc.bucket, p) for p in self.result.prefixes}
+            try:
+                cursors = {p: state.get_cursor(self.sc.bucket, p) for p in self.result.prefixes}
+            except StateError as exc:  # not knowing where to resume, do nothing rather than redo
+                self.halt("(cursors)", exc)
+                self.result.complete = False
+                return
         for prefix in prefix_order(self.result.prefixes, cursors):
             start_after = cursors.get(prefix)
             if start_after:
@@ -576,16 +632,32 @@ class _Run:
             if stopped_after is not None:
                 self.result.complete = False
                 if use_cursors and stopped_after:
-                    assert state is not None
-                    state.set_cursor(self.sc.bucket, prefix, stopped_after)
+                    self.save_cursor(prefix, stopped_after)
                 log.warning(
-                    "stopping before the deadline; the next run resumes",
+                    "stopping early (the state table failed); the next run resumes"
+                    if self.result.halted
+                    else "stopping before the deadline; the next run resumes",
                     extra={"prefix": prefix, "start_after": stopped_after},
                 )
                 return
             if use_cursors and start_after:
                 assert state is not None
-                state.clear_cursor(self.sc.bucket, prefix)
+                try:
+                    state.clear_cursor(self.sc.bucket, prefix)
+                except StateError as exc:  # the next run resumes after it once more, then clears it
+                    self.problem(f"(cursor of {prefix or '/'})", exc, "could not clear a cursor")
+
+    def save_cursor(self, prefix: str, start_after: str) -> None:
+        assert self.sc.state is not None
+        try:
+            self.sc.state.set_cursor(self.sc.bucket, prefix, start_after)
+        except StateError as exc:  # the next run lists the prefix from its start: only costs reads
+            self.problem(f"(cursor of {prefix or '/'})", exc, "could not store a cursor")
+
+    def halt(self, where: str, exc: StateError) -> None:
+        """The state table failed where the run cannot go on without it: stop, resume next run."""
+        self.result.halted = f"state table failed at {where}: {exc.message}"
+        self.problem(where, exc, "the state table failed; stopping the run (the next run resumes here)")
 
     def pages(self, prefix: str, start_after: str | None) -> Iterator[list[Listed]]:
         args: dict[str, Any] = {"Bucket": self.sc.bucket, "PaginationConfig": {"PageSize": PAGE_SIZE}}
@@ -614,7 +686,11 @@ class _Run:
                 suffixes=self.sc.settings.scan_suffixes,
                 threshold=self.sc.settings.size_threshold_bytes,
             )
-            records = self.sc.state.get_many(ids) if (self.sc.state is not None and ids) else {}
+            try:
+                records = self.sc.state.get_many(ids) if (self.sc.state is not None and ids) else {}
+            except StateError as exc:  # resume with this page next run
+                self.halt(f"the page after {last_done or prefix or '/'}", exc)
+                return last_done
             decisions = plan(
                 objects,
                 bucket=self.sc.bucket,
@@ -628,6 +704,8 @@ class _Run:
                 if decision.action == "notify" and out_of_time(self.remaining_ms, self.sc.safety_margin_ms):
                     return last_done
                 self.apply(decision)
+                if self.result.halted:  # this mail was not done: resume with it
+                    return last_done
                 last_done = decision.obj.key
         return None
 
@@ -717,66 +795,65 @@ class _Run:
             header_bytes_read=read,
         )
 
+    # -- sending one notice ------------------------------------------------------------------
+    #
+    # claim -> for each send of at most 50 recipients: write ahead (`pending`), send (a send
+    # SES rejects is split in halves, within `split_sends` extra sends, so that one address SES
+    # refuses does not hold back the others), record who was told (`sent`) -> one last write
+    # that ends the claim: `notified`, `failed` (the next run tells the others) or `settled`
+    # (SES rejected the recipients left in MAX_REJECTED_RUNS runs). A state write after an
+    # accepted send is tried STATE_ATTEMPTS times; if it still fails, the mail stops there
+    # (counted failed), the run goes on, and the claim's last write (which also records the
+    # recipients told) is tried again at the end of the run. If that fails too, the claim is
+    # left to its lease: the run that takes it over counts the `pending` recipients as told.
+
     def send(self, obj: Listed, state_id: str, headers: MailHeaders, outcome: MailOutcome) -> None:
         sc = self.sc
         state = sc.state
         assert state is not None and sc.settings.notify_from
-        claim = state.claim(
-            state_id,
-            owner=self.owner,
-            lease_seconds=sc.lease_seconds,
-            meta={"bucket": sc.bucket, "key": obj.key, "etag": obj.etag.strip('"')},
-        )
-        if claim is None:
-            record = state.get(state_id)
-            if record is not None and record.status == "notified":
-                self.stats.already_notified += 1
-            else:
-                self.stats.in_progress += 1
-            return
         try:
-            notice = self.deliver(obj, headers, claim, outcome)
-        except SesError as exc:
-            self.stats.failed += 1
-            self.problem(obj.key, exc)
-            outcome.status, outcome.error = "failed", exc.message
-            if exc.stop_run:
-                self.stop_sending = exc
-                self.result.stopped_sending = exc.message
-            self.release(claim, f"{exc.reason}: {exc.message}")
-            self.emit(outcome)
+            claim = state.claim(
+                state_id,
+                owner=self.owner,
+                lease_seconds=sc.lease_seconds,
+                meta={"bucket": sc.bucket, "key": obj.key, "etag": obj.etag.strip('"')},
+            )
+        except StateError as exc:  # the table is failing: stop, and resume with this mail next run
+            self.halt(obj.key, exc)
             return
-        except LeaseLost as exc:  # another run took the mail over: it finishes it
-            self.stats.failed += 1
-            self.problem(obj.key, exc)
-            outcome.status, outcome.error = "failed", exc.message
-            self.emit(outcome)
+        if claim is None:
+            self.count_taken(state_id)
             return
+        delivery = _Delivery(claim, split_left=sc.split_sends)
+        try:
+            notice = self.deliver(obj, headers, delivery, outcome)
         except BaseException as exc:  # give the mail back at once rather than at lease expiry
-            self.release(claim, f"interrupted: {type(exc).__name__}")
+            self.release(delivery, f"interrupted: {type(exc).__name__}")
             raise
-        self.stats.notified += 1
-        self.stats.recipients_notified += len(notice.recipients)
-        outcome.status = "notified"
-        outcome.recipients = notice.addresses
-        log.info(
-            "notified",
-            extra={
-                "key": obj.key,
-                "size": obj.size,
-                "recipients": len(notice.recipients),
-                "sends": outcome.notices,
-            },
-        )
-        if sc.tag_objects:
-            self.tag(obj)
-        self.emit(outcome)
+        self.conclude(obj, delivery, notice, outcome)
 
-    def deliver(self, obj: Listed, headers: MailHeaders, claim: Claim, outcome: MailOutcome) -> Notice:
-        """Sign, compose and send the notice (recording each send), then complete the claim."""
+    def count_taken(self, state_id: str) -> None:
+        """The claim was refused: another run has the mail, or has just finished it."""
+        assert self.sc.state is not None
+        try:
+            record = self.sc.state.get(state_id)
+        except StateError:
+            record = None
+        if record is not None and record.status == NOTIFIED:
+            self.stats.already_notified += 1
+        elif record is not None and record.status == SETTLED:
+            self.stats.settled += 1
+        else:
+            self.stats.in_progress += 1
+
+    def deliver(self, obj: Listed, headers: MailHeaders, d: _Delivery, outcome: MailOutcome) -> Notice:
+        """Sign, compose and send the notice (writing ahead and recording each send).
+
+        Stops at the first error that ends the sending (``d.error``); rejected recipients are
+        collected in ``d.rejected`` and the other sends go on.
+        """
         sc = self.sc
-        state = sc.state
-        assert state is not None and sc.settings.notify_from
+        assert sc.settings.notify_from
         filename = safe_filename(headers.subject, obj.key)
         expiry = sc.settings.link_expiry_seconds
         notice = compose_notice(
@@ -788,22 +865,238 @@ class _Run:
             threshold=sc.settings.size_threshold_bytes,
             filename=filename,
             allowed_domains=sc.settings.allowed_recipient_domains,
-            already_sent=claim.sent,
+            already_sent=d.claim.sent,
         )
         for email in notice.emails:
-            send_email(sc.ses, email)
-            self.stats.notices_sent += 1
-            outcome.notices += 1
-            claim = state.record_sent(claim, email.recipients)
-        state.complete(claim, extra={"key": obj.key})
+            if not (self.begin_send(d, email) and self.send_part(d, email, outcome)):
+                break
         return notice
 
-    def release(self, claim: Claim, reason: str) -> None:
+    def begin_send(self, d: _Delivery, email: Email) -> bool:
+        assert self.sc.state is not None
+        state = self.sc.state
+        try:
+            self.persist(lambda: state.begin_send(d.claim, email.recipients))
+        except StateError as exc:  # nothing sent: the claim ends (released) without it
+            d.error = exc
+            return False
+        return True
+
+    def send_part(self, d: _Delivery, email: Email, outcome: MailOutcome) -> bool:
+        """Send ``email`` (split in halves while SES rejects it); False: stop this mail."""
+        assert self.sc.state is not None
+        state = self.sc.state
+        try:
+            send_email(self.sc.ses, email)
+        except SesError as exc:
+            if exc.stop_run:
+                d.error = exc
+                return False
+            if len(email.recipients) > 1 and d.split_left >= 2:
+                d.split_left -= 2
+                return all(self.send_part(d, part, outcome) for part in halves(email))
+            for addr in email.recipients:
+                d.rejected[addr] = exc.message
+            return True
+        self.stats.notices_sent += 1
+        self.stats.recipients_notified += len(email.recipients)
+        outcome.notices += 1
+        d.told.extend(email.recipients)
+        d.unrecorded = list(email.recipients)  # until recorded (also for an exception raised here)
+        try:
+            d.claim = self.persist(lambda: state.record_sent(d.claim, email.recipients))
+        except StateError as exc:  # told but not recorded: send no more for this mail
+            d.error = exc
+            return False
+        d.unrecorded = []
+        return True
+
+    def conclude(self, obj: Listed, d: _Delivery, notice: Notice, outcome: MailOutcome) -> None:
+        """Count the mail and end its claim: notified, failed (released) or given up (settled)."""
+        state = self.sc.state
+        assert state is not None
+        claim = d.claim
+        all_told = not d.rejected and set(notice.addresses) <= set(d.told)
+        key = {"key": obj.key}
+        if d.error is None and all_told:
+            try:
+                self.end_claim(d, lambda: state.complete(claim, extra=key), NOTIFIED)
+            except StateError as exc:
+                self.fail(obj, outcome, exc, "everyone was told, but the state table did not record it")
+                if not isinstance(exc, LeaseLost):
+                    self.later(d, obj.key, lambda: state.complete(claim, extra=key), NOTIFIED)
+                return
+            self.notified(obj, d, notice, outcome)
+            return
+        if isinstance(d.error, LeaseLost):  # another run took the mail over: it finishes it
+            self.fail(obj, outcome, d.error)
+            return
+        if isinstance(d.error, StateError):  # a write ahead or a record failed: end the claim later
+            self.fail(obj, outcome, d.error)
+            told = tuple(d.unrecorded)
+            reason = f"{d.error.reason}: {d.error.message}"
+            if all_told:
+                self.later(d, obj.key, lambda: state.complete(claim, extra=key, told=told), NOTIFIED)
+            else:
+                self.later(d, obj.key, lambda: state.release(claim, reason=reason, told=told), FAILED)
+            return
+        if isinstance(d.error, SesError):  # throttled, or the sender refused: stop sending
+            self.stop_sending = d.error
+            self.result.stopped_sending = d.error.message
+            self.fail(obj, outcome, d.error)
+            reason = f"{d.error.reason}: {d.error.message}"
+            self.close(d, obj.key, lambda: state.release(claim, reason=reason), FAILED)
+            return
+        self.rejected(obj, d, notice, outcome)
+
+    def rejected(self, obj: Listed, d: _Delivery, notice: Notice, outcome: MailOutcome) -> None:
+        """Every send was tried; SES rejected some recipients: retry them, or give up on them."""
+        state = self.sc.state
+        assert state is not None
+        claim = d.claim
+        runs = claim.rejections + 1
+        shown = sorted(d.rejected)
+        names = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+        said = next(iter(d.rejected.values()))
+        self.stats.failed += 1
+        if runs >= MAX_REJECTED_RUNS:
+            reason = f"SES rejected {len(shown)} recipients after {runs} attempts"
+            error: VaultmailError = SesError(f"{reason} ({names}: {said}); given up", reason="GaveUp")
+            self.stats.gave_up += 1
+            outcome.status = "given-up"
+            outcome.dropped += tuple(f"{a} (rejected by SES)" for a in shown)
+            write: Callable[[], None] = lambda: state.settle_claim(claim, reason=reason)  # noqa: E731
+            status = SETTLED
+        else:
+            reason = f"SesRejected: SES rejected {len(shown)} of {len(notice.recipients)} recipients: {said}"
+            error = SesError(
+                f"SES rejected {len(shown)} of {len(notice.recipients)} recipients ({names}: {said}); "
+                f"{len(d.told)} told; attempt {runs} of {MAX_REJECTED_RUNS}",
+                reason="SesRejected",
+            )
+            outcome.status = "failed"
+            write = lambda: state.release(claim, reason=reason, rejected=True)  # noqa: E731
+            status = FAILED
+        outcome.error = error.message
+        self.problem(obj.key, error)
+        self.emit(outcome)
+        self.close(d, obj.key, write, status)
+
+    def notified(self, obj: Listed, d: _Delivery, notice: Notice, outcome: MailOutcome) -> None:
+        self.stats.notified += 1
+        outcome.status = "notified"
+        outcome.recipients = notice.addresses
+        log.info(
+            "notified",
+            extra={
+                "key": obj.key,
+                "size": obj.size,
+                "recipients": len(notice.recipients),
+                "sends": outcome.notices,
+            },
+        )
+        if self.sc.tag_objects:
+            self.tag(obj)
+        self.emit(outcome)
+
+    def fail(self, obj: Listed, outcome: MailOutcome, exc: VaultmailError, what: str = "") -> None:
+        self.stats.failed += 1
+        self.problem(obj.key, exc)
+        outcome.status = "failed"
+        outcome.error = f"{what}: {exc.message}" if what else exc.message
+        self.emit(outcome)
+
+    # -- state writes ------------------------------------------------------------------------
+
+    def persist(self, write: Callable[[], T]) -> T:
+        """``write`` (a state write that is safe to repeat), tried up to ``state_attempts`` times.
+
+        A lost lease is final (not retried); a configuration error is raised at once.
+        """
+        attempts = self.sc.state_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return write()
+            except LeaseLost:
+                raise
+            except StateError as exc:
+                if attempt >= attempts:
+                    raise
+                log.warning("state table write failed; trying again", extra={"error": exc.message})
+                self.sc.sleep(STATE_BACKOFF[min(attempt, len(STATE_BACKOFF)) - 1])
+        raise AssertionError("unreachable")
+
+    def end_claim(self, d: _Delivery, write: Callable[[], None], status: str) -> None:
+        """The write that ends a claim (``status`` once done), tried like :meth:`persist`.
+
+        Such a write is conditional on the claim: after a try that failed but was written
+        all the same, the next try finds the claim gone (LeaseLost); the item tells.
+        """
+        assert self.sc.state is not None
+        state = self.sc.state
+        failed_before = False
+
+        def attempt() -> None:
+            nonlocal failed_before
+            try:
+                write()
+            except LeaseLost:
+                if failed_before:
+                    try:
+                        record = state.get(d.claim.id)
+                    except StateError:
+                        record = None
+                    if record is not None and record.status == status:
+                        return
+                raise
+            except StateError:
+                failed_before = True
+                raise
+
+        self.persist(attempt)
+
+    def close(self, d: _Delivery, key: str, write: Callable[[], None], status: str) -> None:
+        """End a claim now, or if the state table fails, at the end of the run."""
+        try:
+            self.end_claim(d, write, status)
+        except LeaseLost as exc:  # another run has taken the mail over
+            log.warning("lost a claim before ending it", extra={"key": key, "error": exc.message})
+        except StateError:
+            self.later(d, key, write, status)
+
+    def later(self, d: _Delivery, key: str, write: Callable[[], None], status: str) -> None:
+        """Try the claim's last write again at the end of the run."""
+        self.unfinished.append(_Unfinished(d, key, write, status))
+
+    def finish_claims(self) -> None:
+        """The end of the run: the last writes of claims that failed before (never raises)."""
+        for item in self.unfinished:
+            if out_of_time(self.remaining_ms, self.sc.safety_margin_ms // 2):
+                log.error(
+                    "no time left to end a claim; it is left to its lease",
+                    extra={"key": item.key, "id": item.delivery.claim.id},
+                )
+                continue
+            try:
+                self.end_claim(item.delivery, item.write, item.status)
+            except VaultmailError as exc:
+                # The next run that claims the mail (after the lease) counts the recipients of
+                # the send written ahead (`pending`) as told: nobody twice.
+                log.error(
+                    "could not end a claim; it is left to its lease",
+                    extra={"key": item.key, "id": item.delivery.claim.id, "error": exc.message},
+                )
+            else:
+                log.info("ended a claim at the end of the run", extra={"key": item.key, "to": item.status})
+        self.unfinished.clear()
+
+    def release(self, d: _Delivery, reason: str) -> None:
+        """Give the mail back now (the next run retries), with any recipients told but not recorded."""
         assert self.sc.state is not None
         try:
-            self.sc.state.release(claim, reason=reason)
-        except VaultmailError as exc:  # the lease expires anyway
-            log.warning("could not release a claim", extra={"id": claim.id, "error": exc.message})
+            self.sc.state.release(d.claim, reason=reason, told=d.unrecorded)
+        except VaultmailError as exc:  # the lease expires anyway; `pending` covers a send not recorded
+            log.warning("could not release a claim", extra={"id": d.claim.id, "error": exc.message})
 
     def tag(self, obj: Listed) -> None:
         """Best effort: the state table, not the tag, is the source of truth."""
@@ -813,11 +1106,9 @@ class _Run:
         except StorageError as exc:
             log.warning("could not tag a notified object", extra={"key": obj.key, "error": exc.message})
 
-    def problem(self, key: str, exc: VaultmailError) -> None:
+    def problem(self, key: str, exc: VaultmailError, what: str = "oversize mail not notified") -> None:
         self.problems.append(f"{key}: {exc.reason}: {exc.message}")
-        log.warning(
-            "oversize mail not notified", extra={"key": key, "reason": exc.reason, "error": exc.message}
-        )
+        log.warning(what, extra={"key": key, "reason": exc.reason, "error": exc.message})
 
     # -- the admin's mail ----------------------------------------------------------------------
 
@@ -833,6 +1124,7 @@ class _Run:
             started=self.result.started,
             complete=self.result.complete,
             problems=self.problems,
+            halted=self.result.halted,
         )
         if not email.to:
             log.warning("ADMIN_EMAIL is not an address SES can send to; no stats mail")

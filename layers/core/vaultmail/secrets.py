@@ -10,13 +10,19 @@ from .settings import Settings
 SECRET_MAX_AGE = 300  # seconds a fetched key is cached in the execution environment
 
 
-def api_key(settings: Settings) -> str:
-    """The key from API_KEY_SECRET_ARN (a plain string or JSON ``{"apiKey": ...}``), else API_KEY."""
+def api_key(settings: Settings, *, force_fetch: bool = False) -> str:
+    """The key from API_KEY_SECRET_ARN (a plain string or JSON ``{"apiKey": ...}``), else API_KEY.
+
+    ``force_fetch`` skips Powertools' cache (after the API refused the cached key, so that a
+    rotated or corrected secret is used at once, not up to SECRET_MAX_AGE seconds later).
+    """
     if settings.api_key_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
         try:
-            value = parameters.get_secret(settings.api_key_secret_arn, max_age=SECRET_MAX_AGE)
+            value = parameters.get_secret(
+                settings.api_key_secret_arn, max_age=SECRET_MAX_AGE, force_fetch=force_fetch
+            )
         except parameters.exceptions.GetParameterError as exc:
             raise ConfigurationError(
                 f"cannot read the API key secret {settings.api_key_secret_arn}: {type(exc).__name__}"

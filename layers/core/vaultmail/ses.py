@@ -8,9 +8,11 @@ AWS errors are converted here into the package's error tree:
 - :class:`SesSenderRejected` (permanent for this run): the sender identity is not verified,
   the account's sending is paused or suspended, the configuration set is missing. No
   notice can be sent until an administrator fixes it, so the run stops sending.
-- :class:`SesRejected` (permanent for this mail in this run): SES refused this message
-  (for instance a recipient not verified while the account is in the SES sandbox, or an
-  invalid address). The run goes on with the other mails; the next run retries this one.
+- :class:`SesRejected` (permanent for this message): SES refused it (for instance a
+  recipient not verified while the account is in the SES sandbox, or an invalid address).
+  SES refuses the whole message for one such recipient, so the scanner sends the halves of
+  a rejected message apart to reach the others; it goes on with the other sends and mails,
+  and retries the recipients left in later runs (a bounded number of them).
 
 All three have exit code 5 (the CLI's "a notice failed").
 """

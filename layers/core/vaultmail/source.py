@@ -133,9 +133,7 @@ class S3Source:
 
     @classmethod
     def pinned(cls, client: Any, ref: s3.ObjectRef) -> S3Source:
-        return cls(
-            client, ref if ref.size is not None and (ref.version_id or ref.etag) else s3.head(client, ref)
-        )
+        return cls(client, ref if ref.size is not None and ref.pin else s3.head(client, ref))
 
     @property
     def size(self) -> int:

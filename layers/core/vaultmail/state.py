@@ -9,10 +9,19 @@ prefixes so they never meet Powertools' items:
     ``leaseUntil``: a claim whose lease has passed belongs to a crashed run and may be taken
     over), ``failed`` after a send failed (the next run retries), ``notified`` once every
     recipient was told (kept for good: no ``expiration``, so nobody is told twice),
-    ``settled`` when there is nobody to tell (no recipient, or not a mail): later runs do not
-    read it again, until its ``expiration`` (90 days) lets a run look at it once more.
+    ``settled`` when there is nobody to tell (no recipient, or not a mail) or SES kept
+    rejecting the recipients left (``rejections`` runs, see :data:`MAX_REJECTED_RUNS`):
+    later runs do not read it again, until its ``expiration`` (90 days) lets a run look at
+    it once more; a settled item whose ``sent`` set is not empty never expires (its
+    recipients must not be told twice).
     ``sent`` (a string set) holds the recipients already told, so that a retry after a
     partial send (a mail with more than 50 recipients) tells only the others.
+    ``pending`` (a string set) is written before each SES send with the recipients of that
+    send (write-ahead): it is cleared by the release, completion or settling that ends the
+    claim. A ``pending`` set still there when a run claims the item belongs to a run that
+    crashed, or could not record an accepted send, between the send and its record: SES may
+    have accepted it, so the claim counts those recipients as told (at most once: nobody is
+    told twice, at the price of at most one send's recipients never hearing, in a crash).
 ``cursor#<bucket>#<prefix>``
     Where a run cut short by the Lambda deadline stopped listing (``startAfter``).
 
@@ -26,7 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,6 +47,7 @@ FAILED = "failed"
 NOTIFIED = "notified"
 SETTLED = "settled"
 DEFAULT_LEASE_SECONDS = 1800  # longer than any Lambda invocation (900 s) plus a margin
+MAX_REJECTED_RUNS = 5  # runs in which SES rejected recipients of a mail before it is settled
 CLAIM_RETENTION = 90 * 24 * 3600  # TTL of a claim or failed item (refreshed by each claim)
 CURSOR_RETENTION = 30 * 24 * 3600  # TTL of a cursor: a forgotten one only costs a full listing
 BATCH_GET_MAX = 100
@@ -83,6 +93,7 @@ class Claim:
     lease_until: int
     attempts: int = 1
     sent: frozenset[str] = field(default_factory=frozenset)
+    rejections: int = 0  # earlier runs that ended with recipients SES rejected
 
 
 _CONFIG = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
@@ -215,19 +226,41 @@ class NotificationState:
                     return None
                 raise
         attrs = resp.get("Attributes", {})
+        sent = frozenset(attrs.get("sent", {}).get("SS", ()))
+        pending = frozenset(attrs.get("pending", {}).get("SS", ())) - sent
         claim = Claim(
             id=item_id,
             owner=owner,
             lease_until=until,
             attempts=int(attrs.get("attempts", {}).get("N", "1")),
-            sent=frozenset(attrs.get("sent", {}).get("SS", ())),
+            sent=sent | pending,
+            rejections=int(attrs.get("rejections", {}).get("N", "0")),
         )
-        if claim.sent:  # a retry after a partial send: never let TTL forget who was told
+        if pending:  # a send whose outcome was never recorded: count its recipients as told
+            self._owned_update(
+                claim,
+                "ADD sent :pending REMOVE pending, expiration",
+                {":pending": {"SS": sorted(pending)}},
+                what="keep pending",
+            )
+        elif sent:  # a retry after a partial send: never let TTL forget who was told
             self._owned_update(claim, "REMOVE expiration", {}, what="keep")
         return claim
 
+    def begin_send(self, claim: Claim, addresses: Iterable[str]) -> None:
+        """Write ahead: the recipients of the send about to be made (see ``pending``).
+
+        Idempotent (a retry after an ambiguous failure writes the same set).
+        """
+        addrs = sorted(set(addresses))
+        if addrs:
+            self._owned_update(claim, "SET pending = :p", {":p": {"SS": addrs}}, what="begin send")
+
     def record_sent(self, claim: Claim, addresses: Iterable[str]) -> Claim:
-        """Remember recipients already told (after each SES send of a split notice)."""
+        """Remember recipients already told (after each SES send of a split notice).
+
+        Idempotent (adding to a set), so a retry after an ambiguous failure is safe.
+        """
         addrs = sorted(set(addresses))
         if not addrs:
             return claim
@@ -237,10 +270,15 @@ class NotificationState:
             {":addrs": {"SS": addrs}},
             what="record sent",
         )
-        return Claim(claim.id, claim.owner, claim.lease_until, claim.attempts, claim.sent | frozenset(addrs))
+        return replace(claim, sent=claim.sent | frozenset(addrs))
 
-    def complete(self, claim: Claim, *, extra: Mapping[str, str] | None = None) -> None:
-        """Mark the mail notified, for good (the item loses its ``expiration``)."""
+    def complete(
+        self, claim: Claim, *, extra: Mapping[str, str] | None = None, told: Iterable[str] = ()
+    ) -> None:
+        """Mark the mail notified, for good (the item loses its ``expiration``).
+
+        ``told``: recipients told whose send could not be recorded before, added to ``sent``.
+        """
         values: dict[str, Any] = {":notified": {"S": NOTIFIED}, ":at": {"S": _iso(self.clock())}}
         names: dict[str, str] = {}
         sets = ["#s = :notified", "notifiedAt = :at"]
@@ -248,25 +286,77 @@ class NotificationState:
             names[f"#x{n}"] = name
             values[f":x{n}"] = {"S": str(value)}
             sets.append(f"#x{n} = :x{n}")
+        adds = _adds(told, values)
         self._owned_update(
             claim,
-            "SET " + ", ".join(sets) + " REMOVE expiration, leaseUntil, #o",
+            "SET "
+            + ", ".join(sets)
+            + (" ADD " + ", ".join(adds) if adds else "")
+            + " REMOVE pending, expiration, leaseUntil, #o",
             values,
             names=names,
             what="complete",
         )
 
-    def release(self, claim: Claim, *, reason: str) -> None:
-        """Give the mail back after a failed send: the next run retries it (``sent`` is kept)."""
+    def release(self, claim: Claim, *, reason: str, told: Iterable[str] = (), rejected: bool = False) -> None:
+        """Give the mail back after a failed send: the next run retries it (``sent`` is kept).
+
+        ``told``: recipients told whose send could not be recorded before, added to ``sent``
+        in the same write (so nobody is told again). ``rejected``: this run ended with
+        recipients SES rejected (one more in ``rejections``).
+        """
+        addrs = sorted(set(told))
+        values: dict[str, Any] = {
+            ":failed": {"S": FAILED},
+            ":why": {"S": reason[:500] or "unknown"},
+            ":at": {"S": _iso(self.clock())},
+        }
+        adds = _adds(addrs, values)
+        if rejected:
+            values[":one"] = {"N": "1"}
+            adds.append("rejections :one")
+        removed = ["pending", "leaseUntil", "#o"] + (["expiration"] if addrs else [])
         self._owned_update(
             claim,
-            "SET #s = :failed, failedReason = :why, failedAt = :at REMOVE leaseUntil, #o",
-            {
-                ":failed": {"S": FAILED},
-                ":why": {"S": reason[:500] or "unknown"},
-                ":at": {"S": _iso(self.clock())},
-            },
+            "SET #s = :failed, failedReason = :why, failedAt = :at"
+            + (" ADD " + ", ".join(adds) if adds else "")
+            + " REMOVE "
+            + ", ".join(removed),
+            values,
             what="release",
+        )
+
+    def settle_claim(self, claim: Claim, *, reason: str, told: Iterable[str] = ()) -> None:
+        """Stop retrying a claimed mail (SES keeps rejecting the recipients left): ``settled``.
+
+        Like :meth:`settle`, the item expires after 90 days, unless someone was ever told:
+        then it is kept for good, so that no later run tells them again.
+        """
+        addrs = sorted(set(told))
+        now = self.clock()
+        values: dict[str, Any] = {
+            ":settled": {"S": SETTLED},
+            ":why": {"S": reason[:500] or "unknown"},
+            ":at": {"S": _iso(now)},
+        }
+        sets = ["#s = :settled", "#why = :why", "settledAt = :at"]
+        removed = ["pending", "leaseUntil", "#o"]
+        if claim.sent or addrs:
+            removed.append("expiration")
+        else:
+            values[":exp"] = {"N": str(int(now) + CLAIM_RETENTION)}
+            sets.append("expiration = :exp")
+        adds = _adds(addrs, values)
+        self._owned_update(
+            claim,
+            "SET "
+            + ", ".join(sets)
+            + (" ADD " + ", ".join(adds) if adds else "")
+            + " REMOVE "
+            + ", ".join(removed),
+            values,
+            names={"#why": "reason"},
+            what="settle",
         )
 
     def _owned_update(
@@ -368,6 +458,15 @@ class NotificationState:
             self.db.delete_item(TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}})
 
 
+def _adds(told: Iterable[str], values: dict[str, Any]) -> list[str]:
+    """The ADD action putting ``told`` into ``sent`` (and its value), if ``told`` is not empty."""
+    addrs = sorted(set(told))
+    if not addrs:
+        return []
+    values[":told"] = {"SS": addrs}
+    return ["sent :told"]
+
+
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
@@ -376,7 +475,9 @@ __all__ = [
     "CLAIMED",
     "DEFAULT_LEASE_SECONDS",
     "FAILED",
+    "MAX_REJECTED_RUNS",
     "NOTIFIED",
+    "SETTLED",
     "Claim",
     "LeaseLost",
     "NotificationState",

@@ -8,7 +8,7 @@ metric) and, for S3 objects, on the object as tags. The mail object itself is on
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from . import s3
@@ -59,6 +59,17 @@ class Uploader:
         self.client = client
         self.s3 = s3_client
 
+    def pin(self, job: Job) -> Job:
+        """The job with its S3 object pinned (HEAD): version id, ETag and size as S3 has them now.
+
+        The version or ETag the event named is kept (a HEAD pinned to it answers 404/412,
+        ``MailGone``, if that object is gone); without one, the current object is pinned.
+        Inline mails are returned unchanged.
+        """
+        if job.s3 is None or (job.s3.size is not None and job.s3.pin):
+            return job
+        return replace(job, s3=s3.head(self.s3, job.s3))
+
     def source(self, job: Job) -> MailSource:
         if job.s3 is not None:
             return S3Source.pinned(self.s3, job.s3)
@@ -83,7 +94,8 @@ class Uploader:
             if exc.transient:
                 raise
             outcome = Outcome(job.origin, "rejected", size=size, reason=exc.reason, message=exc.message)
-            self._tag(job, {STATUS_TAG: "rejected", "vaultmail-reason": exc.reason})
+            if not isinstance(exc, s3.MailGone):  # gone: the object at that key now is another mail
+                self._tag(job, {STATUS_TAG: "rejected", "vaultmail-reason": exc.reason})
             return outcome
         outcome = Outcome(
             job.origin,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, EXIT_UNKNOWN
 
 
 def register(subparsers: Any) -> None:
@@ -15,7 +16,8 @@ def register(subparsers: Any) -> None:
         help="re-invoke the events in an uploader's dead-letter queue",
         description="Read Lambda destination records from the dead-letter queue, invoke the function "
         "asynchronously with each original event, and delete the record. Safe to repeat: "
-        "the uploaders are idempotent.",
+        "the uploaders are idempotent. A record without its event is listed, left in the queue, "
+        "and makes the exit code 1.",
     )
     p.add_argument("--queue-url", required=True, help="the DLQ (stack outputs *DlqUrl)")
     p.add_argument("--function", required=True, help="the uploader's function name or ARN")
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..replay import replay
 
-    count = 0
+    count, skipped = 0, 0
     for item in replay(
         boto3.client("sqs"),
         boto3.client("lambda"),
@@ -39,11 +41,19 @@ def run(args: argparse.Namespace) -> int:
         limit=args.max,
         dry_run=args.dry_run,
     ):
-        count += 1
+        if item.skipped:
+            skipped += 1
+        else:
+            count += 1
         if args.json:
             print(json.dumps(item.__dict__))
+        elif item.skipped:
+            print(f"skipped {item.message_id}, left in the queue: {item.skipped}")
         else:
             verb = "replayed" if item.invoked else "would replay"
             print(f"{verb} {item.message_id} ({item.condition or '?'}: {item.error or '?'})")
     print(f"{count} event(s) {'replayed' if not args.dry_run else 'found'}")
+    if skipped:
+        print(f"{skipped} message(s) skipped: not replayable, left in the queue", file=sys.stderr)
+        return EXIT_UNKNOWN
     return EXIT_OK

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import EXIT_OK, EXIT_UPLOAD_FAILED, ConfigurationError, InvalidArguments
+from ..errors import EXIT_OK, EXIT_UNKNOWN, EXIT_UPLOAD_FAILED, ConfigurationError, InvalidArguments
 from ..notices import human_size
 from ..scanner import MailOutcome, Scanner, ScanResult, import_woomera, load_woomera
 from ..settings import Settings
@@ -169,12 +169,16 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
     done = f"{would} would be notified" if dry_run else f"{s.notified} notified"
     text = (
         f"{head}{s.scanned} objects, {s.oversize} oversize ({human_size(s.oversize_bytes)}): {done}, "
-        f"{s.already_notified} already notified, {s.in_progress} in progress, {s.failed} failed, "
+        f"{s.already_notified} already notified, {s.in_progress} in progress, {s.failed} failed"
+        + (f" ({s.gave_up} given up)" if s.gave_up else "")
+        + ", "
         f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
         f"{s.settled} settled before, {s.cold} in archive storage; "
         f"{s.bytes_read:,} bytes read"
     )
-    if not result.complete:
+    if result.halted:
+        text += f"; stopped early: {result.halted} (the next run resumes)"
+    elif not result.complete:
         text += "; stopped early (the next run resumes)"
     if result.stopped_sending:
         text += f"; stopped sending: {result.stopped_sending}"
@@ -224,4 +228,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"summary": result.as_dict(), "dryRun": bool(args.dry_run)}), flush=True)
     print(f"vaultmail: {_summary(result, args.dry_run)}", file=sys.stderr)
     sys.stdout.flush()
+    if result.halted:  # the state table failed mid-run (as before, when it raised: exit 1)
+        return EXIT_UNKNOWN
     return EXIT_UPLOAD_FAILED if result.any_failed else EXIT_OK
