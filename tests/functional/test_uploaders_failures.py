@@ -352,3 +352,19 @@ def test_retried_event_counts_each_mail_once(
     assert [r["status"] for r in results] == ["archived", "archived"]
     assert metric_total(out, "MailsArchived") == 2 and metric_total(out, "UploadFailures") == 1
     assert [r["stores"] for r in emulator.records()] == [1, 1]
+
+
+def test_a_task_near_the_deadline_is_a_temporary_failure_not_a_timeout(
+    lambda_world: LambdaWorld, emulator: Any
+) -> None:
+    """With 12 s left (10 s kept for after the upload), no retry fits: S3 Batch gets
+    TemporaryFailure at once, where retries with backoff would have run into Lambda's timeout."""
+    w = lambda_world
+    w.s3.put_object(Bucket=w.bucket, Key="in/late.eml", Body=mail("near the deadline"))
+    emulator.add_faults([{"target": "uploads", "status": 503, "times": 100}])
+    started = time.monotonic()
+    (task,) = S3_APP.lambda_handler(batch_task(w.bucket, "in/late.eml"), FakeContext(12_000))["results"]
+    assert time.monotonic() - started < 5
+    assert task["resultCode"] == "TemporaryFailure"
+    assert "before the deadline" in task["resultString"]
+    assert emulator.hits["uploads"] == 1

@@ -162,3 +162,42 @@ def test_bodies_go_to_the_socket_in_1_mib_blocks() -> None:
     for url in ("https://slot.example", "http://127.0.0.1"):
         pool = session.get_adapter(url).poolmanager.connection_from_url(url)
         assert pool.conn_kw["blocksize"] == CHUNK == 1 << 20
+
+
+@responses.activate
+def test_no_retry_is_started_that_the_deadline_would_cut_short(sleeps: list[float]) -> None:
+    """A Lambda near its deadline fails transiently (retried later) instead of timing out."""
+    clock = {"left": 30.0}
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock["left"] -= seconds
+
+    client = UploadClient(
+        BASE, "secret-key", max_attempts=5, sleep=sleep, jitter=lambda: 1.0, time_left=lambda: clock["left"]
+    )
+    for _ in range(5):
+        responses.post(BASE + "/v1/uploads", status=429, headers={"Retry-After": "12"})
+    with pytest.raises(UploadFailed, match="no time for attempt 4 before the deadline") as caught:
+        client.request_slot(REQUEST)
+    assert caught.value.transient
+    # 30 s left: a 12 s wait plus 5 s to connect fits twice (30 -> 18 -> 6), not a third time
+    assert sleeps == [12.0, 12.0]
+    assert client.attempts["slot request"] == 3
+
+
+@responses.activate
+def test_timeouts_never_outlast_the_deadline() -> None:
+    seen: list[object] = []
+
+    def record(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        seen.append(request.req_kwargs["timeout"])  # type: ignore[attr-defined]
+        return 201, {}, json.dumps(ticket())
+
+    responses.add_callback(responses.POST, BASE + "/v1/uploads", callback=record)
+    client = UploadClient(BASE, "k", connect_timeout=5, read_timeout=60, time_left=lambda: 7.5)
+    client.request_slot(REQUEST)
+    assert seen == [(5, 7.5)]
+    with pytest.raises(UploadFailed, match="no time left"):
+        UploadClient(BASE, "k", time_left=lambda: -1.0).request_slot(REQUEST)
+    assert UploadClient(BASE, "k", time_left=lambda: None)._timeouts() == (5.0, 60.0)

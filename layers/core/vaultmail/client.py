@@ -44,7 +44,12 @@ class UploadClient:
         backoff_cap: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        time_left: Callable[[], float | None] | None = None,
     ) -> None:
+        """``time_left``: seconds the client may still use, or None for no limit (a Lambda's
+        deadline, less what the caller needs after the upload). No retry is started that could
+        not finish in time, and no wait outlasts it: the failure is then an ``UploadFailed``
+        (transient: the event is retried later) instead of the invocation timing out."""
         self.endpoint_url = endpoint_url.rstrip("/")
         self._api_key = api_key
         self.session = session or _pooled_session()
@@ -54,6 +59,7 @@ class UploadClient:
         self.backoff_cap = backoff_cap
         self._sleep = sleep
         self._jitter = jitter
+        self._time_left = time_left
         self.attempts: dict[str, int] = {"slot request": 0, "upload": 0}
 
     @classmethod
@@ -81,7 +87,7 @@ class UploadClient:
 
         def send() -> requests.Response:
             return self.session.post(
-                url, json=request.body(), headers=request.headers(self._api_key), timeout=self.timeout
+                url, json=request.body(), headers=request.headers(self._api_key), timeout=self._timeouts()
             )
 
         response = self._with_retries("slot request", send)
@@ -102,12 +108,12 @@ class UploadClient:
                 body = LengthReader(stream, size, progress)
                 if slot.method == "PUT":
                     headers = {**slot.headers, "Content-Length": str(size)}
-                    return self.session.put(slot.url, data=body, headers=headers, timeout=self.timeout)
+                    return self.session.put(slot.url, data=body, headers=headers, timeout=self._timeouts())
                 form = MultipartEncoder(
                     fields=[*slot.fields.items(), ("file", (file_name, body, api.MAIL_CONTENT_TYPE))]
                 )
                 headers = {**slot.headers, "Content-Type": form.content_type}
-                return self.session.post(slot.url, data=form, headers=headers, timeout=self.timeout)
+                return self.session.post(slot.url, data=form, headers=headers, timeout=self._timeouts())
             finally:
                 _close(stream)
 
@@ -153,11 +159,31 @@ class UploadClient:
                 response.close()
             if attempt < self.max_attempts:
                 delay = self.backoff(attempt - 1, retry_after)
+                left = self._left()
+                if left is not None and left < delay + self.timeout[0]:
+                    raise UploadFailed(
+                        f"{step} failed (last: {last}); no time for attempt {attempt + 1} before the "
+                        "deadline",
+                        status=status,
+                    )
                 log.warning(
                     "%s failed (%s), retry %d/%d in %.2fs", step, last, attempt, self.max_attempts - 1, delay
                 )
                 self._sleep(delay)
         raise UploadFailed(f"{step} failed after {self.max_attempts} attempts (last: {last})", status=status)
+
+
+    def _left(self) -> float | None:
+        return None if self._time_left is None else self._time_left()
+
+    def _timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts, never past the deadline."""
+        left = self._left()
+        if left is None:
+            return self.timeout
+        if left <= 0:
+            raise UploadFailed("no time left before the deadline")
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
 
 
 class _Adapter(HTTPAdapter):

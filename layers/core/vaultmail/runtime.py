@@ -73,7 +73,20 @@ def uploader() -> Uploader:
     settings.require("primary_domains", "api_endpoint_url")
     key = api_key(settings, force_fetch=_key_refused["refetch"])
     _key_refused["refetch"] = False
-    return Uploader(settings, UploadClient.from_settings(settings, key), boto3_client("s3"))
+    client = UploadClient.from_settings(settings, key, time_left=_time_left)
+    return Uploader(settings, client, boto3_client("s3"))
+
+
+# The invocation being served (``start``): its deadline bounds the upload client's retries.
+_invocation: dict[str, Any] = {"context": None}
+AFTER_UPLOAD_SECONDS = 10.0  # kept for recording the outcome and tagging the object
+
+
+def _time_left() -> float | None:
+    context = _invocation["context"]
+    if context is None:
+        return None
+    return float(context.get_remaining_time_in_millis()) / 1000 - AFTER_UPLOAD_SECONDS
 
 
 @cache
@@ -107,6 +120,7 @@ def start(context: Any) -> None:
         failed(exc)
         raise
     config.register_lambda_context(context)
+    _invocation["context"] = context
 
 
 def process(job: Job) -> Outcome:
@@ -244,5 +258,6 @@ def reset() -> None:
     get_settings.cache_clear()
     uploader.cache_clear()
     _key_refused["refetch"] = False
+    _invocation["context"] = None
     _idempotent_run.cache_clear()
     _clients.cache_clear()
