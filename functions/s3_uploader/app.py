@@ -94,8 +94,8 @@ def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _batch_job(batch: S3BatchOperationEvent) -> Job | None:
     task = batch.task
-    args = (batch.job.user_arguments or {}) if batch.invocation_schema_version == "2.0" else {}
     try:
+        args = (batch.job.user_arguments or {}) if batch.invocation_schema_version == "2.0" else {}
         return _job(
             task.s3_bucket,
             task.s3_key,
@@ -117,8 +117,13 @@ def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     reason as the result string.
     """
     batch = S3BatchOperationEvent(event)
-    task = batch.task
-    response = S3BatchOperationResponse(batch.invocation_schema_version, batch.invocation_id)
+    try:
+        task = batch.task
+        response = S3BatchOperationResponse(batch.invocation_schema_version, batch.invocation_id)
+    except (*MALFORMED, StopIteration) as exc:  # no task to answer for: not from S3 Batch Operations
+        problem = InvalidEvent(f"not an S3 Batch Operations invocation ({type(exc).__name__})")
+        runtime.start(context)
+        return {"results": [runtime.reject("s3-batch", problem, what=event)]}
     try:
         runtime.start(context)
         job = _batch_job(batch)
@@ -132,7 +137,8 @@ def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except InvalidEvent as exc:  # a task we cannot read: retrying cannot help
         runtime.reject(f"s3-batch:{task.task_id}", exc)
         code, detail = "PermanentFailure", runtime.why(exc)
-    except Exception as exc:  # runtime has logged and counted it
+    except Exception as exc:
+        runtime.failed(exc)  # logged and counted once (a no-op if runtime already did)
         code, detail = "TemporaryFailure", runtime.why(exc)
     response.add_result(S3BatchOperationResponseRecord(task.task_id, code, detail))  # type: ignore[arg-type]
     return response.asdict()

@@ -368,3 +368,81 @@ def test_a_task_near_the_deadline_is_a_temporary_failure_not_a_timeout(
     assert task["resultCode"] == "TemporaryFailure"
     assert "before the deadline" in task["resultString"]
     assert emulator.hits["uploads"] == 1
+
+
+def test_a_replay_after_the_object_was_deleted_finds_its_stored_outcome(
+    lambda_world: LambdaWorld, emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The event names the bytes (version), so no HEAD is needed to key it: the archived outcome
+    is served again, not a false 'rejected, object gone'."""
+    w = lambda_world
+    put = w.s3.put_object(Bucket=w.bucket, Key="in/deleted-later.eml", Body=mail("archived, then deleted"))
+    event = notification(w.bucket, "in/deleted-later.eml", put)
+    (first,) = S3_APP.lambda_handler(copy.deepcopy(event), FakeContext())["results"]
+    w.s3.delete_object(Bucket=w.bucket, Key="in/deleted-later.eml", VersionId=put["VersionId"])
+    capsys.readouterr()
+    (again,) = S3_APP.lambda_handler(copy.deepcopy(event), FakeContext())["results"]
+    out = capsys.readouterr().out
+    assert again["status"] == "archived" and again["upload_id"] == first["upload_id"]
+    assert metric_total(out, "MailsRejected") == 0 and metric_total(out, "MailsArchived") == 0
+
+
+def test_an_outcome_whose_save_failed_is_counted_once_when_the_retry_stores_it(
+    lambda_world: LambdaWorld,
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    w = lambda_world
+    put = w.s3.put_object(Bucket=w.bucket, Key="in/save.eml", Body=mail("saved on the second try"))
+    event = notification(w.bucket, "in/save.eml", put)
+    real_save, saves = BasePersistenceLayer.save_success, []
+
+    def fails_once(self: Any, data: Any, result: Any) -> None:
+        saves.append(1)
+        if len(saves) == 1:
+            raise RuntimeError("simulated: DynamoDB down just after the upload")
+        real_save(self, data, result)
+
+    monkeypatch.setattr(BasePersistenceLayer, "save_success", fails_once)
+    capsys.readouterr()
+    with pytest.raises(IdempotencyPersistenceLayerError):  # raised: the event is retried
+        S3_APP.lambda_handler(copy.deepcopy(event), FakeContext())
+    # the retry comes after the in-progress record expired (at the first invocation's deadline)
+    ddb = boto3.client("dynamodb")
+    for item in ddb.scan(TableName=w.table)["Items"]:
+        assert item["status"]["S"] == "INPROGRESS"
+        ddb.delete_item(TableName=w.table, Key={"id": item["id"]})
+    (result,) = S3_APP.lambda_handler(copy.deepcopy(event), FakeContext())["results"]
+    out = capsys.readouterr().out
+    assert result["status"] == "archived"
+    assert metric_total(out, "MailsArchived") == 1 and metric_total(out, "UploadFailures") == 1
+    (record,) = emulator.records()  # one upload: the API's Idempotency-Key gave the same uploadId
+    assert record["uploadId"] == result["upload_id"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"invocationSchemaVersion": "2.0", "invocationId": "inv-1", "tasks": []},
+        {"invocationSchemaVersion": "2.0", "invocationId": "inv-1", "tasks": [{"taskId": "t-1"}]},
+    ],
+    ids=["no task", "no job"],
+)
+def test_a_malformed_batch_invocation_is_recorded_not_a_crash(
+    lambda_world: LambdaWorld, capsys: pytest.CaptureFixture[str], event: dict[str, Any]
+) -> None:
+    capsys.readouterr()
+    out = S3_APP.lambda_handler(copy.deepcopy(event), FakeContext())
+    logs = capsys.readouterr().out
+    results = out["results"]
+    if "invocationId" in out:  # a task to answer for: PermanentFailure
+        (task,) = results
+        assert task["resultCode"] == "PermanentFailure" and "InvalidEvent" in task["resultString"]
+    else:
+        (rejected,) = results
+        assert rejected["status"] == "rejected" and rejected["reason"] == "InvalidEvent"
+    assert metric_total(logs, "MailsRejected") == 1

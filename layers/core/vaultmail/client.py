@@ -147,7 +147,8 @@ class UploadClient:
             except VaultmailError:
                 raise
             except requests.RequestException as exc:
-                raise UploadFailed(f"{step}: {type(exc).__name__}: {exc}") from exc
+                # not the exception's text: requests puts header values (the API key) in it
+                raise UploadFailed(f"{step}: {type(exc).__name__}: the request could not be sent") from None
             else:
                 if 200 <= response.status_code < 300:
                     return response

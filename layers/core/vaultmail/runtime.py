@@ -12,6 +12,7 @@ but uploads and counts nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -105,9 +106,7 @@ def _idempotent_run() -> Any:
 
     @idempotent_function(data_keyword_argument="key", persistence_store=store, config=config)
     def run_once(*, key: dict[str, Any], work: Callable[[], Outcome]) -> dict[str, Any]:
-        outcome = work()
-        count(outcome)  # here only: a stored outcome served again (retry, replay) is not counted again
-        return outcome.as_dict()
+        return work().as_dict()
 
     return run_once, config
 
@@ -138,8 +137,9 @@ def process(job: Job) -> Outcome:
         if exc.transient:
             failed(exc)
             raise
-        ref = job.s3
-        return _reject(job.origin, exc, ["gone", ref.bucket, ref.key, ref.pin] if ref and ref.pin else None)
+        # the object an unpinned event (an SNS pointer, a batch task) named is gone: no bytes to
+        # key by, so the event is the key (a duplicate delivery counts it once)
+        return _reject(job.origin, exc, ["gone", job.origin])
     except Exception as exc:
         failed(exc)
         raise
@@ -187,8 +187,8 @@ def _once(key: dict[str, Any], work: Callable[[], Outcome]) -> Outcome:
     except Exception as exc:
         failed(exc)
         raise
-    if ran:
-        log(outcome)
+    if ran:  # counted here, once Powertools has stored it: a retry after a failed save counts again
+        record(outcome)  # only if this invocation also did the work again
     else:
         logger.info(
             "already done: nothing uploaded (a duplicate, retried or replayed event)",
@@ -198,7 +198,14 @@ def _once(key: dict[str, Any], work: Callable[[], Outcome]) -> Outcome:
 
 
 def failed(exc: BaseException) -> None:
-    """Log and count a failure that makes the event be retried (and then dead-lettered)."""
+    """Log and count a failure that makes the event be retried (and then dead-lettered).
+
+    Once per exception: a handler may call it again for what the runtime already reported.
+    """
+    if getattr(exc, "_vaultmail_reported", False):
+        return
+    with contextlib.suppress(AttributeError):  # an exception without __dict__ is reported each time
+        exc._vaultmail_reported = True  # type: ignore[attr-defined]
     metrics.add_metric(name="UploadFailures", unit=MetricUnit.Count, value=1)
     reason = exc.reason if isinstance(exc, VaultmailError) else type(exc).__name__
     logger.warning(

@@ -27,10 +27,23 @@ def api_key(settings: Settings, *, force_fetch: bool = False) -> str:
             raise ConfigurationError(
                 f"cannot read the API key secret {settings.api_key_secret_arn}: {type(exc).__name__}"
             ) from exc
-        return _key_from_secret(str(value))
+        return _checked(_key_from_secret(str(value)))
     if settings.api_key:
-        return settings.api_key
+        return _checked(settings.api_key)
     raise ConfigurationError("no API key: set API_KEY (local runs) or API_KEY_SECRET_ARN (AWS)")
+
+
+def _checked(key: str) -> str:
+    """The key without surrounding whitespace; refused (never shown) if it has other odd characters.
+
+    An HTTP header cannot carry them, and requests would put the value in its error message.
+    """
+    key = key.strip()
+    if not key:
+        raise ConfigurationError("the API key is empty")
+    if any(not ("!" <= ch <= "~") for ch in key):
+        raise ConfigurationError("the API key has spaces, control or non-ASCII characters: check the secret")
+    return key
 
 
 def _key_from_secret(value: str) -> str:

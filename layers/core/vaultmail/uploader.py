@@ -60,13 +60,14 @@ class Uploader:
         self.s3 = s3_client
 
     def pin(self, job: Job) -> Job:
-        """The job with its S3 object pinned (HEAD): version id, ETag and size as S3 has them now.
+        """The job with its S3 object pinned: the version or ETag the event named, else (HEAD)
+        the current object's. Inline mails are returned unchanged.
 
-        The version or ETag the event named is kept (a HEAD pinned to it answers 404/412,
-        ``MailGone``, if that object is gone); without one, the current object is pinned.
-        Inline mails are returned unchanged.
+        No HEAD when the event names the bytes: then a duplicate or a replay finds its stored
+        outcome even if the object has been deleted or replaced since (``run`` reads the object
+        pinned to that version or ETag, inside the idempotent work).
         """
-        if job.s3 is None or (job.s3.size is not None and job.s3.pin):
+        if job.s3 is None or job.s3.pin:
             return job
         return replace(job, s3=s3.head(self.s3, job.s3))
 
