@@ -170,13 +170,16 @@ class FlakyDynamoDB:
 
 
 def write_kind(operation: str, kwargs: dict[str, Any]) -> str:
-    """Which state write an UpdateItem is: claim, begin, record, complete, release, settle."""
+    """Which state write an UpdateItem is: claim, keep (the claim's follow-up), begin, record,
+    complete, release, settle."""
     if operation != "update_item":
         return operation
     expression = kwargs.get("UpdateExpression", "")
     if kwargs.get("ReturnValues") == "ALL_NEW":
         return "claim"
     for kind, start in (
+        ("keep", "ADD sent :pending REMOVE pending, expiration"),
+        ("keep", "REMOVE expiration"),
         ("begin", "SET pending"),
         ("record", "ADD sent :addrs"),
         ("complete", "SET #s = :notified"),
@@ -693,10 +696,13 @@ class Rejecting:
     def __init__(self, bad: set[str]) -> None:
         self.bad = bad
         self.tried = 0
+        self.sends: list[set[str]] = []  # the recipients of each SendEmail tried
 
     def __call__(self, request: dict[str, Any]) -> Exception | None:
         self.tried += 1
-        return rejected(request) if self.bad & {a for v in recipients(request).values() for a in v} else None
+        to = {a for v in recipients(request).values() for a in v}
+        self.sends.append(to)
+        return rejected(request) if self.bad & to else None
 
 
 def test_a_rejected_address_holds_back_nobody_and_is_given_up_after_5_runs(world: World) -> None:
@@ -726,7 +732,7 @@ def test_a_rejected_address_holds_back_nobody_and_is_given_up_after_5_runs(world
     assert first.stats.recipients_notified == 118
     (outcome,) = first.outcomes
     assert outcome.status == "failed" and "2 of 120" in (outcome.error or "")
-    # the runs after try only the two rejected addresses, and give up on the fifth
+    # the runs after try only the two rejected addresses (each alone), and give up on the fifth
     for run in middle:
         assert (run.stats.failed, run.stats.gave_up, run.stats.notices_sent) == (1, 0, 0)
     assert (fifth.stats.failed, fifth.stats.gave_up, fifth.stats.notices_sent) == (1, 1, 0)
@@ -736,6 +742,7 @@ def test_a_rejected_address_holds_back_nobody_and_is_given_up_after_5_runs(world
     assert item is not None and item["status"]["S"] == "settled"
     assert item["reason"]["S"] == "SES rejected 2 recipients after 5 attempts"
     assert item["rejections"]["N"] == "4" and item["attempts"]["N"] == "5"
+    assert sorted(item["rejectedAlone"]["SS"]) == sorted(bad)
     assert "expiration" not in item and "pending" not in item and "owner" not in item
     assert len(item["sent"]["SS"]) == 118  # kept for good: nobody is told twice, ever
     # then the mail is settled: no send, no news, no admin mail
@@ -744,20 +751,52 @@ def test_a_rejected_address_holds_back_nobody_and_is_given_up_after_5_runs(world
     assert set(told.values()) == {1}
 
 
+def test_an_address_rejected_alone_is_tried_alone_again_and_told_once_ses_takes_it(world: World) -> None:
+    world.put("mail/s.eml", make_mail(SMALL_THRESHOLD, to="ok1@acme.com, new@acme.com, ok2@acme.com"))
+    fail = Rejecting({"new@acme.com"})  # say, not yet verified in the SES sandbox
+    ses = RecordingSes(world.ses, fail=fail)
+    first = world.scanner(ses=ses).run()
+    assert (first.stats.failed, first.stats.recipients_notified) == (1, 2)
+    assert "attempt 1 of 5" in (first.outcomes[0].error or "")
+    item = world.item("mail/s.eml")
+    assert item is not None and item["rejectedAlone"]["SS"] == ["new@acme.com"]
+    assert item["rejections"]["N"] == "1"
+    fail = Rejecting(set())  # verified now
+    later = RecordingSes(world.ses, fail=fail)
+    second = world.scanner(ses=later).run()
+    assert second.stats.notified == 1 and fail.sends == [{"new@acme.com"}]
+    assert told_to(ses) + told_to(later) == ["ok1@acme.com", "ok2@acme.com", "new@acme.com"]
+    item = world.item("mail/s.eml")
+    assert item is not None and item["status"]["S"] == "notified" and len(item["sent"]["SS"]) == 3
+
+
 def test_a_mail_whose_every_recipient_is_rejected_costs_bounded_sends_then_settles(world: World) -> None:
     everyone = {f"r{i:03d}@acme.com" for i in range(120)}
     world.put("mail/sandbox.eml", make_mail(SMALL_THRESHOLD, to=", ".join(sorted(everyone))))
-    tries = []
-    for _ in range(5):
+    tries, rejections, found = [], [0], [0]
+    for _ in range(20):
         fail = Rejecting(everyone)
         result = world.scanner(ses=RecordingSes(world.ses, fail=fail)).run()
         tries.append(fail.tried)
         assert result.stats.failed == 1 and result.stats.notices_sent == 0
+        item = world.item("mail/sandbox.eml")
+        assert item is not None
+        rejections.append(int(item.get("rejections", {}).get("N", "0")))
+        found.append(len(item.get("rejectedAlone", {}).get("SS", ())))
+        if result.stats.gave_up:
+            break
+        if found[-1] < len(everyone):  # the budget did not reach everyone: not a rejection run
+            assert rejections[-1] == 0 and found[-1] > found[-2]
+            assert "not tried alone yet" in (result.outcomes[0].error or "")
     assert max(tries) <= 3 + 50 and min(tries) > 3  # halves were tried, within the budget
+    # an address counts as rejected once SES refused it alone: 50 extra sends find about 25
+    # a run; then five runs with nobody else left (the addresses retried alone) give up
+    assert found[-1] == len(everyone) and rejections[-2:] == [4, 4] and len(tries) > 5
     assert result.stats.gave_up == 1
     item = world.item("mail/sandbox.eml")
     assert item is not None and item["status"]["S"] == "settled"
     assert item["reason"]["S"] == "SES rejected 120 recipients after 5 attempts"
+    assert set(item["rejectedAlone"]["SS"]) == everyone and "sent" not in item
     assert int(item["expiration"]["N"]) > time.time()  # nobody was told: looked at again in 90 days
     fail = Rejecting(set())
     assert world.scanner(ses=RecordingSes(world.ses, fail=fail)).run().stats.settled == 1
@@ -767,6 +806,49 @@ def test_a_mail_whose_every_recipient_is_rejected_costs_bounded_sends_then_settl
     fail = Rejecting(everyone)
     world.scanner(ses=RecordingSes(world.ses, fail=fail), split_sends=0).run()
     assert fail.tried == 3
+
+
+def test_rejections_spread_over_many_sends_never_hold_back_valid_recipients(world: World) -> None:
+    # A reviewer's case: 500 recipients, every 10th rejected by SES. The split budget (50
+    # extra sends a run) cannot find them all in one run: the recipients it does not reach
+    # wait for the next run, and only the addresses SES refused alone count as rejected.
+    to = [f"u{i:03d}@acme.com" for i in range(500)]
+    bad = set(to[::10])
+    world.put("mail/many.eml", make_mail(SMALL_THRESHOLD, to=", ".join(to)))
+    told: Counter[str] = Counter()
+    runs: list[ScanResult] = []
+    known: set[str] = set()  # rejected alone in an earlier run
+    for _ in range(40):
+        fail = Rejecting(bad)
+        ses = RecordingSes(world.ses, fail=fail)
+        runs.append(world.scanner(ses=ses).run())
+        told.update(a for r in ses.notices() for a in recipients(r)["To"])
+        assert fail.tried <= 10 + 50  # the ten sends, and at most SPLIT_SENDS more
+        if "not tried alone yet" in (runs[-1].outcomes[0].error or ""):
+            assert not any(known & sent for sent in fail.sends)  # no budget spent on them
+        else:  # nobody else was waiting: they were tried again, each alone
+            assert all(len(sent) == 1 for sent in fail.sends if known & sent)
+        item = world.item("mail/many.eml")
+        assert item is not None
+        known = set(item.get("rejectedAlone", {}).get("SS", ()))
+        assert known <= bad  # never a valid address
+        if item["status"]["S"] == "settled":
+            break
+    assert set(told) == set(to) - bad and set(told.values()) == {1}  # every valid one, once
+    assert all(a not in told for a in bad)
+    assert item["reason"]["S"] == "SES rejected 50 recipients after 5 attempts"
+    assert set(item["rejectedAlone"]["SS"]) == bad and len(item["sent"]["SS"]) == 450
+    assert item["rejections"]["N"] == "4" and "expiration" not in item
+    last = runs[-1]
+    assert (last.stats.gave_up, last.outcomes[0].status) == (1, "given-up")
+    assert sum(r.stats.recipients_notified for r in runs) == 450
+    # the runs that left valid recipients untried did not count toward giving up
+    counted = [r for r in runs if "attempt " in (r.outcomes[0].error or "")]
+    assert len(counted) == 4 and all("not tried alone" not in (r.outcomes[0].error or "") for r in counted)
+    # then it is settled: nothing more is sent
+    fail = Rejecting(bad)
+    assert world.scanner(ses=RecordingSes(world.ses, fail=fail)).run().stats.settled == 1
+    assert fail.tried == 0
 
 
 def test_a_throttle_while_getting_around_a_rejection_stops_the_run(world: World) -> None:
@@ -918,6 +1000,90 @@ def test_a_claim_the_state_table_refuses_stops_the_run_at_that_mail(world: World
     second = world.scanner(ses=ses).run()
     assert second.complete and second.stats.notified == 3
     assert told_to(ses) == [f"user{i}@acme.com" for i in range(4)]
+
+
+def crashed_after_a_send(world: World, key: str, told: list[str]) -> str:
+    """The item of ``key`` as a run leaves it that crashed after sending to ``told`` (written
+    ahead, never recorded), its lease run out. Returns the item id."""
+    state = world.state()
+    item_id = notice_id(BUCKET, key, world.s3.head_object(Bucket=BUCKET, Key=key)["ETag"])
+    claim = state.claim(item_id, owner="crashed-run", lease_seconds=600)
+    assert claim is not None
+    state.begin_send(claim, told)
+    expire_lease(world, item_id)
+    return item_id
+
+
+def expire_lease(world: World, item_id: str) -> None:
+    world.ddb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": item_id}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
+
+
+def test_a_claim_whose_follow_up_write_fails_is_not_stranded(world: World) -> None:
+    crashed = [f"p{i:03d}@acme.com" for i in range(50)]
+    rest = [f"p{i:03d}@acme.com" for i in range(50, 60)]
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to=", ".join(crashed + rest)))
+    world.put("mail/b.eml", make_mail(SMALL_THRESHOLD, to="carol@acme.com", subject="second"))
+    crashed_after_a_send(world, "mail/a.eml", crashed)
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, failing("keep"))  # the write after the claim, every time
+    result = world.scanner(ses=ses, dynamodb=ddb, sleep=lambda s: None).run()
+    assert result.complete and result.halted is None
+    assert (result.stats.notified, result.stats.failed) == (2, 0)
+    assert [recipients(r)["To"] for r in ses.notices()] == [rest, ["carol@acme.com"]]
+    item = world.item("mail/a.eml")  # the pending recipients went into `sent` with the next write
+    assert item is not None and item["status"]["S"] == "notified"
+    assert sorted(item["sent"]["SS"]) == crashed + rest
+    assert "pending" not in item and "expiration" not in item and "owner" not in item
+    again = world.scanner(ses=ses).run()
+    assert (again.stats.already_notified, again.stats.notices_sent) == (2, 0)
+
+
+def test_a_failed_follow_up_write_still_keeps_a_told_item_from_expiring(world: World) -> None:
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to="bob@acme.com, carol@acme.com"))
+    state = world.state()
+    item_id = notice_id(BUCKET, "mail/a.eml", world.s3.head_object(Bucket=BUCKET, Key="mail/a.eml")["ETag"])
+    earlier = state.claim(item_id, owner="earlier-run")
+    assert earlier is not None
+    state.release(state.record_sent(earlier, ["bob@acme.com"]), reason="SesUnavailable: throttled")
+    ddb = FlakyDynamoDB(world.ddb, failing("keep"))  # so the claim's `expiration` stays, for now
+    first = world.scanner(ses=RecordingSes(world.ses, fail=throttled), dynamodb=ddb).run()
+    assert first.halted is None and first.stats.failed == 1 and first.stopped_sending
+    item = world.item("mail/a.eml")  # released at once, not left claimed for the lease
+    assert item is not None and item["status"]["S"] == "failed" and "owner" not in item
+    assert "expiration" not in item and item["sent"]["SS"] == ["bob@acme.com"]
+    ses = RecordingSes(world.ses)
+    assert world.scanner(ses=ses).run().stats.notified == 1
+    assert told_to(ses) == ["carol@acme.com"]
+
+
+def test_a_failed_follow_up_write_then_a_crash_tells_nobody_twice(world: World) -> None:
+    crashed = [f"p{i:03d}@acme.com" for i in range(50)]
+    rest = [f"p{i:03d}@acme.com" for i in range(50, 60)]
+    world.put("mail/a.eml", make_mail(SMALL_THRESHOLD, to=", ".join(crashed + rest)))
+    item_id = crashed_after_a_send(world, "mail/a.eml", crashed)
+
+    def table_down_after_the_claim(operation: str, kwargs: dict[str, Any]) -> str | None:
+        kind = write_kind(operation, kwargs)
+        return "InternalServerError" if kind in ("keep", "record", "complete", "release") else None
+
+    ses = RecordingSes(world.ses)
+    ddb = FlakyDynamoDB(world.ddb, table_down_after_the_claim)
+    first = world.scanner(ses=ses, dynamodb=ddb, sleep=lambda s: None).run()
+    assert first.stats.failed == 1 and [recipients(r)["To"] for r in ses.notices()] == [rest]
+    item = world.item("mail/a.eml")  # left to its lease: the write ahead still names everyone
+    assert item is not None and item["status"]["S"] == "claimed"
+    assert sorted(item["pending"]["SS"]) == crashed + rest
+    expire_lease(world, item_id)
+    later = RecordingSes(world.ses)
+    second = world.scanner(ses=later).run()
+    assert second.stats.notified == 1 and later.notices() == []  # nobody told twice
+    done = world.item("mail/a.eml")
+    assert done is not None and sorted(done["sent"]["SS"]) == crashed + rest
 
 
 def test_a_configuration_error_after_a_send_gives_the_claim_back_with_who_was_told(world: World) -> None:

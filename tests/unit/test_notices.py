@@ -171,6 +171,21 @@ def test_halves_of_a_rejected_send_keep_kinds_order_and_everything_else() -> Non
     assert [h.to for h in halves(odd)] == [("u1@acme.com", "u2@acme.com"), ("u3@acme.com",)]
 
 
+def test_recipients_set_apart_are_sent_to_alone_after_the_others() -> None:
+    text = "From: a@x.example\nTo: t1@acme.com, T2@ACME.com\nCc: c1@acme.com\nBcc: b1@acme.com, b2@acme.com\n"
+    n = notice(text, apart={"t2@acme.com", "b1@acme.com", "nobody@acme.com"}, already_sent={"c1@acme.com"})
+    assert n.addresses == ("t1@acme.com", "T2@acme.com", "b1@acme.com", "b2@acme.com")  # everyone left
+    (group,) = n.emails
+    assert (group.to, group.cc, group.bcc) == (("t1@acme.com",), (), ("b2@acme.com",))
+    assert [(e.to, e.cc, e.bcc) for e in n.alone] == [(("T2@acme.com",), (), ()), ((), (), ("b1@acme.com",))]
+    assert {(e.subject, e.text, e.reply_to, e.headers) for e in (*n.emails, *n.alone)} == {
+        (group.subject, group.text, group.reply_to, group.headers)
+    }
+    assert notice(text).alone == ()
+    everyone = notice(text, apart={"t1@acme.com", "t2@acme.com", "c1@acme.com", "b1@acme.com", "b2@acme.com"})
+    assert everyone.emails == () and len(everyone.alone) == 5
+
+
 def test_duplicates_keep_the_most_visible_kind() -> None:
     recipients, _ = recipients_of(
         headers("To: Bob@ACME.com\nCc: bob@acme.com\nBcc: bob@acme.com, x@acme.com")

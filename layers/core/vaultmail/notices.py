@@ -248,12 +248,18 @@ def halves(email: Email) -> tuple[Email, ...]:
 
 @dataclass(frozen=True)
 class Notice:
-    """The notice of one oversize mail: one :class:`Email` per group of 50 recipients."""
+    """The notice of one oversize mail: one :class:`Email` per group of 50 recipients.
+
+    ``alone``: one :class:`Email` per recipient set apart (SES rejected a send to each of them
+    alone before): they are not in ``emails``, so they cannot hold back the others.
+    ``recipients`` lists everyone left to tell, set apart or not.
+    """
 
     emails: tuple[Email, ...]
     recipients: tuple[Recipient, ...]
     dropped: tuple[Dropped, ...] = field(default=())
     subject: str = ""
+    alone: tuple[Email, ...] = field(default=())
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -279,10 +285,16 @@ def compose_notice(
     filename: str,
     allowed_domains: Sequence[str] = (),
     already_sent: Iterable[str] = (),
+    apart: Iterable[str] = (),
     limit: int = MAX_RECIPIENTS,
 ) -> Notice:
-    """The notice for one oversize mail (no emails at all if nobody is left to tell)."""
+    """The notice for one oversize mail (no emails at all if nobody is left to tell).
+
+    ``apart``: recipients sent to one by one in :attr:`Notice.alone` (after the others),
+    never in a group with anyone else.
+    """
     recipients, dropped = recipients_of(headers, allowed_domains, exclude=already_sent)
+    set_apart = {a.lower() for a in apart}
     subject = notice_subject(headers)
     facts = _facts(headers, size)
     expiry = expires_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -291,21 +303,21 @@ def compose_notice(
     body_html = _html_body(
         facts, link=link, expiry=expiry, size=size, limit_text=limit_text, filename=filename
     )
-    reply_to = reply_to_of(headers)
-    emails = tuple(
-        Email(
-            from_addr=notify_from,
-            to=batch.to,
-            cc=batch.cc,
-            bcc=batch.bcc,
-            reply_to=reply_to,
-            subject=subject,
-            text=text,
-            html=body_html,
-        )
-        for batch in split(recipients, limit)
+    template = Email(
+        from_addr=notify_from,
+        to=(),
+        cc=(),
+        bcc=(),
+        reply_to=reply_to_of(headers),
+        subject=subject,
+        text=text,
+        html=body_html,
     )
-    return Notice(emails=emails, recipients=recipients, dropped=dropped, subject=subject)
+    grouped = [r for r in recipients if r.addr.lower() not in set_apart]
+    aside = [r for r in recipients if r.addr.lower() in set_apart]
+    emails = tuple(replace(template, to=b.to, cc=b.cc, bcc=b.bcc) for b in split(grouped, limit))
+    alone = tuple(replace(template, to=b.to, cc=b.cc, bcc=b.bcc) for b in split(aside, 1))
+    return Notice(emails=emails, recipients=recipients, dropped=dropped, subject=subject, alone=alone)
 
 
 def _facts(headers: MailHeaders, size: int) -> list[tuple[str, str]]:

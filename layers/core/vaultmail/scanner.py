@@ -8,9 +8,11 @@ state table says about its oversize objects, it decides what to do with each obj
 state table (conditional write with a lease), signs a download link, sends the notice
 (split into sends of at most 50 recipients, each written ahead and recorded), completes the
 claim and tags the object. A failed send releases the claim, so the next run retries (only
-the recipients not told yet). A send SES rejects is split in halves, so that the addresses
-SES refuses do not hold back the others; a mail whose recipients SES keeps rejecting is
-given up (settled) after ``MAX_REJECTED_RUNS`` runs. Before the Lambda deadline, or when the
+the recipients not told yet). A send SES rejects is split in halves, down to the addresses
+SES refuses on their own, so that they do not hold back the others; recipients the split
+budget could not reach are carried to the next run, and those SES refused alone are sent to
+apart in later runs; a mail with nobody left but such recipients for ``MAX_REJECTED_RUNS``
+runs is given up (settled). Before the Lambda deadline, or when the
 state table fails to list or claim, it stops and leaves a cursor; the next run resumes
 there. A state write after an accepted send that keeps failing stops only that mail: its
 claim is ended at the end of the run or left to its lease, never released in a way that
@@ -572,7 +574,10 @@ class _Delivery:
     split_left: int  # extra SES sends left to get around rejected recipients
     told: list[str] = field(default_factory=list)  # SES accepted a send to them in this run
     unrecorded: list[str] = field(default_factory=list)  # told, but not (yet) in the item's `sent`
-    rejected: dict[str, str] = field(default_factory=dict)  # not told: address -> what SES said
+    # SES rejected a send to the address alone (one recipient): address -> what SES said
+    rejected: dict[str, str] = field(default_factory=dict)
+    # in a send SES rejected, but not tried alone (the split budget ran out): for the next run
+    untried: dict[str, str] = field(default_factory=dict)
     error: VaultmailError | None = None  # what stopped the sending (SES stop, state table)
 
 
@@ -799,9 +804,12 @@ class _Run:
     #
     # claim -> for each send of at most 50 recipients: write ahead (`pending`), send (a send
     # SES rejects is split in halves, within `split_sends` extra sends, so that one address SES
-    # refuses does not hold back the others), record who was told (`sent`) -> one last write
-    # that ends the claim: `notified`, `failed` (the next run tells the others) or `settled`
-    # (SES rejected the recipients left in MAX_REJECTED_RUNS runs). A state write after an
+    # refuses does not hold back the others), record who was told (`sent`) -> the addresses
+    # SES rejected alone in earlier runs (`rejectedAlone`), if the budget reached everyone
+    # else: each alone, within what is left of it -> one last write that ends the claim:
+    # `notified`, `failed` (the next run tells the others, and the addresses SES rejected
+    # alone join `rejectedAlone`) or `settled` (MAX_REJECTED_RUNS runs ended with nobody left
+    # but addresses SES rejected alone). A state write after an
     # accepted send is tried STATE_ATTEMPTS times; if it still fails, the mail stops there
     # (counted failed), the run goes on, and the claim's last write (which also records the
     # recipients told) is tried again at the end of the run. If that fails too, the claim is
@@ -849,8 +857,11 @@ class _Run:
     def deliver(self, obj: Listed, headers: MailHeaders, d: _Delivery, outcome: MailOutcome) -> Notice:
         """Sign, compose and send the notice (writing ahead and recording each send).
 
-        Stops at the first error that ends the sending (``d.error``); rejected recipients are
-        collected in ``d.rejected`` and the other sends go on.
+        Stops at the first error that ends the sending (``d.error``); recipients SES rejects
+        alone are collected in ``d.rejected``, those the split budget did not reach in
+        ``d.untried``, and the other sends go on. The recipients SES rejected alone in an
+        earlier run are sent to last, each alone, and only if the budget reached everyone
+        else: no budget is spent on them while others wait.
         """
         sc = self.sc
         assert sc.settings.notify_from
@@ -866,24 +877,38 @@ class _Run:
             filename=filename,
             allowed_domains=sc.settings.allowed_recipient_domains,
             already_sent=d.claim.sent,
+            apart=d.claim.rejected_alone,
         )
         for email in notice.emails:
-            if not (self.begin_send(d, email) and self.send_part(d, email, outcome)):
-                break
+            if not (self.begin_send(d, email.recipients) and self.send_part(d, email, outcome)):
+                return notice
+        if d.untried:  # the budget ran out: the addresses rejected before wait as well
+            return notice
+        retry = notice.alone[: d.split_left]
+        d.split_left -= len(retry)
+        if retry and self.begin_send(d, [a for email in retry for a in email.recipients]):
+            for email in retry:
+                if not self.send_part(d, email, outcome):
+                    break
         return notice
 
-    def begin_send(self, d: _Delivery, email: Email) -> bool:
+    def begin_send(self, d: _Delivery, addresses: Sequence[str]) -> bool:
         assert self.sc.state is not None
         state = self.sc.state
         try:
-            self.persist(lambda: state.begin_send(d.claim, email.recipients))
+            self.persist(lambda: state.begin_send(d.claim, addresses))
         except StateError as exc:  # nothing sent: the claim ends (released) without it
             d.error = exc
             return False
         return True
 
     def send_part(self, d: _Delivery, email: Email, outcome: MailOutcome) -> bool:
-        """Send ``email`` (split in halves while SES rejects it); False: stop this mail."""
+        """Send ``email`` (split in halves while SES rejects it); False: stop this mail.
+
+        Only a send to one recipient that SES rejects makes an address rejected
+        (``d.rejected``); the recipients of a rejected send the split budget cannot halve
+        any more are not tried alone in this run (``d.untried``), whoever SES refuses there.
+        """
         assert self.sc.state is not None
         state = self.sc.state
         try:
@@ -892,11 +917,13 @@ class _Run:
             if exc.stop_run:
                 d.error = exc
                 return False
-            if len(email.recipients) > 1 and d.split_left >= 2:
+            if len(email.recipients) == 1:
+                d.rejected[email.recipients[0]] = exc.message
+            elif d.split_left >= 2:
                 d.split_left -= 2
                 return all(self.send_part(d, part, outcome) for part in halves(email))
-            for addr in email.recipients:
-                d.rejected[addr] = exc.message
+            else:
+                d.untried.update(dict.fromkeys(email.recipients, exc.message))
             return True
         self.stats.notices_sent += 1
         self.stats.recipients_notified += len(email.recipients)
@@ -916,7 +943,8 @@ class _Run:
         state = self.sc.state
         assert state is not None
         claim = d.claim
-        all_told = not d.rejected and set(notice.addresses) <= set(d.told)
+        all_told = set(notice.addresses) <= set(d.told)
+        alone = tuple(d.rejected)  # joins the item's `rejectedAlone` with any write that ends the claim
         key = {"key": obj.key}
         if d.error is None and all_told:
             try:
@@ -938,34 +966,67 @@ class _Run:
             if all_told:
                 self.later(d, obj.key, lambda: state.complete(claim, extra=key, told=told), NOTIFIED)
             else:
-                self.later(d, obj.key, lambda: state.release(claim, reason=reason, told=told), FAILED)
+                self.later(
+                    d,
+                    obj.key,
+                    lambda: state.release(claim, reason=reason, told=told, rejected_alone=alone),
+                    FAILED,
+                )
             return
         if isinstance(d.error, SesError):  # throttled, or the sender refused: stop sending
             self.stop_sending = d.error
             self.result.stopped_sending = d.error.message
             self.fail(obj, outcome, d.error)
             reason = f"{d.error.reason}: {d.error.message}"
-            self.close(d, obj.key, lambda: state.release(claim, reason=reason), FAILED)
+            write = lambda: state.release(claim, reason=reason, rejected_alone=alone)  # noqa: E731
+            self.close(d, obj.key, write, FAILED)
             return
         self.rejected(obj, d, notice, outcome)
 
     def rejected(self, obj: Listed, d: _Delivery, notice: Notice, outcome: MailOutcome) -> None:
-        """Every send was tried; SES rejected some recipients: retry them, or give up on them."""
+        """Every send was made; SES rejected some: carry on next run, or give up on the mail.
+
+        An address counts as rejected only when SES rejected a send to it alone (in this run
+        or an earlier one: ``rejectedAlone``). Recipients the split budget did not reach are
+        carried to the next run, and the run is not a rejection run. A run that leaves
+        nobody but rejected addresses is one (``rejections``); the ``MAX_REJECTED_RUNS``-th
+        gives up (settled, the reason counting the rejected addresses only).
+        """
         state = self.sc.state
         assert state is not None
         claim = d.claim
-        runs = claim.rejections + 1
-        shown = sorted(d.rejected)
+        told = {a.lower() for a in d.told}
+        bad = {a.lower() for a in (*claim.rejected_alone, *d.rejected)}
+        left = [a for a in notice.addresses if a.lower() not in told]
+        shown = sorted(a for a in left if a.lower() in bad)  # rejected alone, not told
+        waiting = [a for a in left if a.lower() not in bad]  # not tried alone yet
         names = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
-        said = next(iter(d.rejected.values()))
+        said = next(iter([*d.rejected.values(), *d.untried.values()]), "rejected alone before")
+        alone = tuple(d.rejected)
+        runs = claim.rejections + 1
         self.stats.failed += 1
-        if runs >= MAX_REJECTED_RUNS:
+        write: Callable[[], None]
+        if waiting:  # the split budget ran out before them: not a rejection run
+            reason = (
+                f"SesRejected: {len(waiting)} recipients not tried alone yet (the split budget ran out); "
+                f"SES rejected {len(shown)} alone: {said}"
+            )
+            error: VaultmailError = SesError(
+                f"{len(waiting)} of {len(notice.recipients)} recipients not tried alone yet (the split "
+                f"budget ran out; the next run tries them): {said}; {len(shown)} rejected by SES alone"
+                f"{f' ({names})' if names else ''}; {len(d.told)} told",
+                reason="SesRejected",
+            )
+            outcome.status = "failed"
+            write = lambda: state.release(claim, reason=reason, rejected_alone=alone)  # noqa: E731
+            status = FAILED
+        elif runs >= MAX_REJECTED_RUNS:
             reason = f"SES rejected {len(shown)} recipients after {runs} attempts"
-            error: VaultmailError = SesError(f"{reason} ({names}: {said}); given up", reason="GaveUp")
+            error = SesError(f"{reason} ({names}: {said}); given up", reason="GaveUp")
             self.stats.gave_up += 1
             outcome.status = "given-up"
             outcome.dropped += tuple(f"{a} (rejected by SES)" for a in shown)
-            write: Callable[[], None] = lambda: state.settle_claim(claim, reason=reason)  # noqa: E731
+            write = lambda: state.settle_claim(claim, reason=reason, rejected_alone=alone)  # noqa: E731
             status = SETTLED
         else:
             reason = f"SesRejected: SES rejected {len(shown)} of {len(notice.recipients)} recipients: {said}"
@@ -975,7 +1036,7 @@ class _Run:
                 reason="SesRejected",
             )
             outcome.status = "failed"
-            write = lambda: state.release(claim, reason=reason, rejected=True)  # noqa: E731
+            write = lambda: state.release(claim, reason=reason, rejected=True, rejected_alone=alone)  # noqa: E731
             status = FAILED
         outcome.error = error.message
         self.problem(obj.key, error)
@@ -1094,7 +1155,7 @@ class _Run:
         """Give the mail back now (the next run retries), with any recipients told but not recorded."""
         assert self.sc.state is not None
         try:
-            self.sc.state.release(d.claim, reason=reason, told=d.unrecorded)
+            self.sc.state.release(d.claim, reason=reason, told=d.unrecorded, rejected_alone=tuple(d.rejected))
         except VaultmailError as exc:  # the lease expires anyway; `pending` covers a send not recorded
             log.warning("could not release a claim", extra={"id": d.claim.id, "error": exc.message})
 

@@ -16,6 +16,9 @@ prefixes so they never meet Powertools' items:
     recipients must not be told twice).
     ``sent`` (a string set) holds the recipients already told, so that a retry after a
     partial send (a mail with more than 50 recipients) tells only the others.
+    ``rejectedAlone`` (a string set) holds the recipients SES rejected in a send to them
+    alone (one recipient), in any run: later runs send to them apart, after the others.
+    ``rejections`` counts the runs that ended with nobody left but such recipients.
     ``pending`` (a string set) is written before each SES send with the recipients of that
     send (write-ahead): it is cleared by the release, completion or settling that ends the
     claim. A ``pending`` set still there when a run claims the item belongs to a run that
@@ -93,7 +96,11 @@ class Claim:
     lease_until: int
     attempts: int = 1
     sent: frozenset[str] = field(default_factory=frozenset)
-    rejections: int = 0  # earlier runs that ended with recipients SES rejected
+    rejections: int = 0  # earlier runs that ended with nobody left but recipients SES rejected alone
+    rejected_alone: frozenset[str] = field(default_factory=frozenset)  # SES rejected a send to each alone
+    # counted as told (in ``sent``) but still only in the item's ``pending``: the claim's
+    # follow-up write failed; the next write that can (record, end of the claim) adds them
+    unmerged: frozenset[str] = field(default_factory=frozenset)
 
 
 _CONFIG = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException"}
@@ -179,7 +186,11 @@ class NotificationState:
         """Claim one mail before notifying; None if it is notified or another run holds it.
 
         Succeeds when the item does not exist, when a previous send failed, or when the
-        claim of another run has outlived its lease (that run crashed).
+        claim of another run has outlived its lease (that run crashed). A follow-up write
+        moves a ``pending`` set left over into ``sent`` (or keeps an item someone was told
+        about from expiring); if it fails, the claim is ours all the same: those recipients
+        are counted as told (:attr:`Claim.unmerged`) and this claim's next writes add them
+        to ``sent`` (until then they stay in ``pending``, which a later run counts as told).
         """
         now = int(self.clock())
         until = now + lease_seconds
@@ -235,33 +246,45 @@ class NotificationState:
             attempts=int(attrs.get("attempts", {}).get("N", "1")),
             sent=sent | pending,
             rejections=int(attrs.get("rejections", {}).get("N", "0")),
+            rejected_alone=frozenset(attrs.get("rejectedAlone", {}).get("SS", ())),
         )
-        if pending:  # a send whose outcome was never recorded: count its recipients as told
-            self._owned_update(
-                claim,
-                "ADD sent :pending REMOVE pending, expiration",
-                {":pending": {"SS": sorted(pending)}},
-                what="keep pending",
-            )
-        elif sent:  # a retry after a partial send: never let TTL forget who was told
-            self._owned_update(claim, "REMOVE expiration", {}, what="keep")
+        try:
+            if pending:  # a send whose outcome was never recorded: count its recipients as told
+                self._owned_update(
+                    claim,
+                    "ADD sent :pending REMOVE pending, expiration",
+                    {":pending": {"SS": sorted(pending)}},
+                    what="keep pending",
+                )
+            elif sent:  # a retry after a partial send: never let TTL forget who was told
+                self._owned_update(claim, "REMOVE expiration", {}, what="keep")
+        except LeaseLost:  # taken over already (a lease shorter than a round trip): not ours
+            return None
+        except StateError:
+            # The claim is ours (the first write went through): do not strand it until its
+            # lease ends. The pending recipients count as told and go into `sent` with the
+            # claim's next write; the item's `expiration` goes with its last write.
+            return replace(claim, unmerged=pending)
         return claim
 
     def begin_send(self, claim: Claim, addresses: Iterable[str]) -> None:
         """Write ahead: the recipients of the send about to be made (see ``pending``).
 
-        Idempotent (a retry after an ambiguous failure writes the same set).
+        The claim's :attr:`~Claim.unmerged` recipients stay in ``pending`` (counted as told
+        by a run that takes the item over). Idempotent (a retry writes the same set).
         """
-        addrs = sorted(set(addresses))
+        addrs = set(addresses)
         if addrs:
-            self._owned_update(claim, "SET pending = :p", {":p": {"SS": addrs}}, what="begin send")
+            values = {":p": {"SS": sorted(addrs | claim.unmerged)}}
+            self._owned_update(claim, "SET pending = :p", values, what="begin send")
 
     def record_sent(self, claim: Claim, addresses: Iterable[str]) -> Claim:
         """Remember recipients already told (after each SES send of a split notice).
 
+        Also adds the claim's :attr:`~Claim.unmerged` recipients (then none are left).
         Idempotent (adding to a set), so a retry after an ambiguous failure is safe.
         """
-        addrs = sorted(set(addresses))
+        addrs = sorted(set(addresses) | claim.unmerged)
         if not addrs:
             return claim
         self._owned_update(
@@ -270,14 +293,15 @@ class NotificationState:
             {":addrs": {"SS": addrs}},
             what="record sent",
         )
-        return replace(claim, sent=claim.sent | frozenset(addrs))
+        return replace(claim, sent=claim.sent | frozenset(addrs), unmerged=frozenset())
 
     def complete(
         self, claim: Claim, *, extra: Mapping[str, str] | None = None, told: Iterable[str] = ()
     ) -> None:
         """Mark the mail notified, for good (the item loses its ``expiration``).
 
-        ``told``: recipients told whose send could not be recorded before, added to ``sent``.
+        ``told``: recipients told whose send could not be recorded before, added to ``sent``
+        (with the claim's :attr:`~Claim.unmerged` ones).
         """
         values: dict[str, Any] = {":notified": {"S": NOTIFIED}, ":at": {"S": _iso(self.clock())}}
         names: dict[str, str] = {}
@@ -286,7 +310,7 @@ class NotificationState:
             names[f"#x{n}"] = name
             values[f":x{n}"] = {"S": str(value)}
             sets.append(f"#x{n} = :x{n}")
-        adds = _adds(told, values)
+        adds = _adds({*told, *claim.unmerged}, values)
         self._owned_update(
             claim,
             "SET "
@@ -298,24 +322,35 @@ class NotificationState:
             what="complete",
         )
 
-    def release(self, claim: Claim, *, reason: str, told: Iterable[str] = (), rejected: bool = False) -> None:
+    def release(
+        self,
+        claim: Claim,
+        *,
+        reason: str,
+        told: Iterable[str] = (),
+        rejected: bool = False,
+        rejected_alone: Iterable[str] = (),
+    ) -> None:
         """Give the mail back after a failed send: the next run retries it (``sent`` is kept).
 
         ``told``: recipients told whose send could not be recorded before, added to ``sent``
-        in the same write (so nobody is told again). ``rejected``: this run ended with
-        recipients SES rejected (one more in ``rejections``).
+        in the same write (so nobody is told again), with the claim's
+        :attr:`~Claim.unmerged` ones. ``rejected_alone``: recipients SES rejected in a send
+        to them alone, added to ``rejectedAlone``. ``rejected``: this run ended with nobody
+        left but such recipients (one more in ``rejections``).
         """
-        addrs = sorted(set(told))
+        addrs = sorted({*told, *claim.unmerged})
         values: dict[str, Any] = {
             ":failed": {"S": FAILED},
             ":why": {"S": reason[:500] or "unknown"},
             ":at": {"S": _iso(self.clock())},
         }
-        adds = _adds(addrs, values)
+        adds = _adds(addrs, values) + _adds_alone(rejected_alone, values)
         if rejected:
             values[":one"] = {"N": "1"}
             adds.append("rejections :one")
-        removed = ["pending", "leaseUntil", "#o"] + (["expiration"] if addrs else [])
+        # someone was ever told: the item must outlive any TTL (the claim set `expiration`)
+        removed = ["pending", "leaseUntil", "#o"] + (["expiration"] if addrs or claim.sent else [])
         self._owned_update(
             claim,
             "SET #s = :failed, failedReason = :why, failedAt = :at"
@@ -326,13 +361,16 @@ class NotificationState:
             what="release",
         )
 
-    def settle_claim(self, claim: Claim, *, reason: str, told: Iterable[str] = ()) -> None:
+    def settle_claim(
+        self, claim: Claim, *, reason: str, told: Iterable[str] = (), rejected_alone: Iterable[str] = ()
+    ) -> None:
         """Stop retrying a claimed mail (SES keeps rejecting the recipients left): ``settled``.
 
         Like :meth:`settle`, the item expires after 90 days, unless someone was ever told:
-        then it is kept for good, so that no later run tells them again.
+        then it is kept for good, so that no later run tells them again. ``told`` and
+        ``rejected_alone`` as for :meth:`release`.
         """
-        addrs = sorted(set(told))
+        addrs = sorted({*told, *claim.unmerged})
         now = self.clock()
         values: dict[str, Any] = {
             ":settled": {"S": SETTLED},
@@ -346,7 +384,7 @@ class NotificationState:
         else:
             values[":exp"] = {"N": str(int(now) + CLAIM_RETENTION)}
             sets.append("expiration = :exp")
-        adds = _adds(addrs, values)
+        adds = _adds(addrs, values) + _adds_alone(rejected_alone, values)
         self._owned_update(
             claim,
             "SET "
@@ -465,6 +503,15 @@ def _adds(told: Iterable[str], values: dict[str, Any]) -> list[str]:
         return []
     values[":told"] = {"SS": addrs}
     return ["sent :told"]
+
+
+def _adds_alone(rejected_alone: Iterable[str], values: dict[str, Any]) -> list[str]:
+    """The ADD action putting ``rejected_alone`` into ``rejectedAlone``, if not empty."""
+    addrs = sorted(set(rejected_alone))
+    if not addrs:
+        return []
+    values[":alone"] = {"SS": addrs}
+    return ["rejectedAlone :alone"]
 
 
 def _iso(epoch: float) -> str:
