@@ -496,22 +496,24 @@ class NotificationState:
             self.db.delete_item(TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}})
 
 
-def _adds(told: Iterable[str], values: dict[str, Any]) -> list[str]:
-    """The ADD action putting ``told`` into ``sent`` (and its value), if ``told`` is not empty."""
-    addrs = sorted(set(told))
+def _add_set(attribute: str, addresses: Iterable[str], values: dict[str, Any]) -> list[str]:
+    """The ADD action putting ``addresses`` into the string set ``attribute``, if any (DynamoDB
+    refuses empty sets); its value goes into ``values``."""
+    addrs = sorted(set(addresses))
     if not addrs:
         return []
-    values[":told"] = {"SS": addrs}
-    return ["sent :told"]
+    values[f":{attribute}"] = {"SS": addrs}
+    return [f"{attribute} :{attribute}"]
+
+
+def _adds(told: Iterable[str], values: dict[str, Any]) -> list[str]:
+    """Recipients told: into ``sent``."""
+    return _add_set("sent", told, values)
 
 
 def _adds_alone(rejected_alone: Iterable[str], values: dict[str, Any]) -> list[str]:
-    """The ADD action putting ``rejected_alone`` into ``rejectedAlone``, if not empty."""
-    addrs = sorted(set(rejected_alone))
-    if not addrs:
-        return []
-    values[":alone"] = {"SS": addrs}
-    return ["rejectedAlone :alone"]
+    """Addresses SES rejected when sent to alone: into ``rejectedAlone``."""
+    return _add_set("rejectedAlone", rejected_alone, values)
 
 
 def _iso(epoch: float) -> str:
