@@ -80,6 +80,30 @@ def test_i_wins_over_m(run: Any, emulator: Any) -> None:
     assert proc.returncode == 0 and "-m is ignored" in proc.stderr
 
 
+def test_repeated_r_adds_vaults_and_repeated_s_is_refused(run: Any, emulator: Any) -> None:
+    text = "From: a@other.net\nTo: b@other.net\nSubject: repeated flags\n\nhello\n"
+    proc = run("upload", "-m", text, "-r", "ops@acme.com", "-r", "hr@acme.com, legal@acme.com")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(only_record(emulator)["vaults"]) == ["hr@acme.com", "legal@acme.com", "ops@acme.com"]
+    proc = run("upload", "-m", text, "-s", "a@acme.com", "-s", "b@acme.com")
+    assert proc.returncode == 4 and "-s takes one address" in proc.stderr
+    assert len(emulator.records()) == 1
+
+
+def test_pipe_path_and_verbose_before_sdk_flags(run: Any, emulator: Any) -> None:
+    """``-i /dev/stdin`` from a pipe (as ``-i <(cmd)``) is spooled; ``-v`` may come first."""
+    proc = run("-v", "-i", "/dev/stdin", stdin=QUARTERLY.read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert only_record(emulator)["size"] == QUARTERLY.stat().st_size
+    assert "vaultmail: /dev/stdin: " in proc.stderr  # the path given, not the spooled copy's
+
+
+def test_stdin_is_named_stdin(run: Any, emulator: Any) -> None:
+    proc = run("upload", "-i", "-", stdin=QUARTERLY.read_bytes())
+    assert proc.returncode == 0, proc.stderr
+    assert "vaultmail: <stdin>: " in proc.stderr and "/tmp/" not in proc.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -87,6 +111,8 @@ def test_i_wins_over_m(run: Any, emulator: Any) -> None:
         ("upload", "--bogus"),
         ("upload", "-i", "/nonexistent/mail.eml"),
         ("upload", "-i"),
+        ("upload", "-i", "", "-m", "From: a@acme.com\n\nhi\n"),  # -i given: -m is ignored
+        ("upload", "-i", "/tmp"),
         ("frobnicate",),
     ],
 )

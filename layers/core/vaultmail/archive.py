@@ -72,7 +72,7 @@ def prepare(
     settings: Settings,
     *,
     recipients: str | Sequence[str] | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
 ) -> UploadPlan:
     """Read what the plan needs from ``source``: size, then headers, then (last) the digest.
 
@@ -91,7 +91,7 @@ def archive(
     settings: Settings,
     client: UploadClient,
     recipients: str | Sequence[str] | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
     progress: Progress | None = None,
     on_plan: Callable[[UploadPlan], None] | None = None,
 ) -> ArchiveResult:
@@ -106,7 +106,7 @@ def archive(
 def upload_mail(
     mail: str | bytes | os.PathLike[str] | IO[bytes],
     recipients: str | Sequence[str] | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
     *,
     settings: Settings | None = None,
     client: UploadClient | None = None,
@@ -127,5 +127,4 @@ def upload_mail(
             source, settings=settings, client=client, recipients=recipients, sender=sender
         ).upload_id
     finally:
-        if not isinstance(mail, os.PathLike):
-            discard(source)  # only removes the spooled copy of a stream
+        discard(source)  # only removes a spooled copy

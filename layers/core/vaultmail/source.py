@@ -65,18 +65,24 @@ class _StreamSource:
 @dataclass(frozen=True)
 class FileSource(_StreamSource):
     path: Path
+    label: str | None = None  # shown instead of the path (a spooled stream)
+    temporary: bool = False  # a spooled copy: :func:`discard` deletes it
 
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> FileSource:
+        """A regular file as it is; a pipe or FIFO (``<(cmd)``, ``/dev/stdin``) spooled first."""
         p = Path(path)
         try:
-            if not p.is_file():
-                raise InvalidArguments(f"{p}: not a readable file")
-            with p.open("rb"):
-                pass
+            if p.is_file():
+                with p.open("rb"):
+                    pass
+                return cls(p)
+            if p.exists() and not p.is_dir():
+                with p.open("rb") as stream:
+                    return spool(stream, label=str(p))
         except OSError as exc:
             raise InvalidArguments(f"{p}: cannot read ({exc.strerror or exc})") from exc
-        return cls(p)
+        raise InvalidArguments(f"{p}: not a readable file")
 
     @property
     def size(self) -> int:
@@ -84,7 +90,7 @@ class FileSource(_StreamSource):
 
     @property
     def name(self) -> str:
-        return str(self.path)
+        return self.label or str(self.path)
 
     def open(self) -> IO[bytes]:
         return self.path.open("rb")
@@ -108,19 +114,27 @@ class BytesSource(_StreamSource):
 
 
 def spool(stream: IO[bytes], *, label: str = "<stdin>", directory: str | None = None) -> FileSource:
-    """Copy a one-shot stream (stdin, a socket) to a temporary file so it can be re-read.
+    """Copy a one-shot stream (stdin, a pipe, a socket) to a temporary file that can be re-read.
 
     The copy goes to disk in 1 MiB chunks (Lambda's /tmp holds 512 MB by default); the
-    caller deletes it with :func:`discard` when done.
+    caller deletes it with :func:`discard` when done. A text-mode stream is refused (the
+    mail's bytes are what is archived and hashed), and a failed copy leaves no file behind.
     """
+    if isinstance(stream, io.TextIOBase):
+        raise InvalidArguments(f"{label}: open the mail in binary mode ('rb'), not as text")
     fd, path = tempfile.mkstemp(prefix="vaultmail-", suffix=".eml", dir=directory)
-    with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(stream, out, CHUNK)
-    return FileSource(Path(path))
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(stream, out, CHUNK)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    return FileSource(Path(path), label=label, temporary=True)
 
 
 def discard(source: MailSource) -> None:
-    if isinstance(source, FileSource):
+    """Delete a spooled copy; any other source is left as it is."""
+    if isinstance(source, FileSource) and source.temporary:
         source.path.unlink(missing_ok=True)
 
 
@@ -163,7 +177,7 @@ def from_any(mail: str | bytes | os.PathLike[str] | IO[bytes]) -> MailSource:
     if isinstance(mail, (bytes, bytearray)):
         return BytesSource(bytes(mail))
     if hasattr(mail, "read"):
-        return spool(mail)
+        return spool(mail, label="<stream>")
     raise InvalidArguments(f"cannot read a mail from {type(mail).__name__}")
 
 

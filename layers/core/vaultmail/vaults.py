@@ -81,7 +81,7 @@ def select_vaults(
     primary_domains: str | Sequence[str],
     *,
     recipients: str | Sequence[str] | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
 ) -> Selection:
     """Pick the vaults of a mail; raises NoPrimaryDomainRecipient if there are none."""
     keys = _domain_keys(primary_domains)

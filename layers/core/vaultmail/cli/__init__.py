@@ -41,8 +41,9 @@ def build_parser() -> ArgumentParser:
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in ("-i", "-m", "-r", "-s"):
-        args_list.insert(0, "upload")  # the SDK's script took its flags without a command
+    first = next((i for i, a in enumerate(args_list) if a not in ("-v", "--verbose")), None)
+    if first is not None and args_list[first][:2] in ("-i", "-m", "-r", "-s"):
+        args_list.insert(first, "upload")  # the SDK's script took its flags without a command
     parser = build_parser()
     args = parser.parse_args(args_list)
     logging.basicConfig(

@@ -20,8 +20,11 @@ def register(subparsers: Any) -> None:
         description="Read only the header block of each FILE and show what would be archived where.",
     )
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("-r", dest="recipients", metavar="ID,ID", help="extra vault ids, as for upload")
-    p.add_argument("-s", dest="sender", metavar="ID", help="sender id, as for upload")
+    p.add_argument(
+        "-r", dest="recipients", metavar="ID,ID", action="append",
+        help="extra vault ids, as for upload",
+    )
+    p.add_argument("-s", dest="sender", metavar="ID", action="append", help="sender id, as for upload")
     p.add_argument("--json", action="store_true", help="one JSON object per file per line")
     p.set_defaults(func=run)
 

@@ -26,24 +26,35 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("-i", dest="path", metavar="PATH", help="the .eml file to upload ('-' for stdin)")
     p.add_argument("-m", dest="text", metavar="TEXT", help="the mail itself (ignored when -i is given)")
-    p.add_argument("-r", dest="recipients", metavar="ID,ID", help="vault ids on the primary domain")
-    p.add_argument("-s", dest="sender", metavar="ID", help="the sender's id on the primary domain")
+    # append: a repeated -r adds to the list; a repeated -s is refused (exit 4), never dropped
+    p.add_argument(
+        "-r", dest="recipients", metavar="ID,ID", action="append",
+        help="vault ids on the primary domain",
+    )
+    p.add_argument(
+        "-s", dest="sender", metavar="ID", action="append",
+        help="the sender's id on the primary domain",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="log progress to stderr",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=run)
 
 
-def source_of(args: argparse.Namespace) -> tuple[MailSource, bool]:
-    """The mail to upload and whether it is a temporary copy to delete afterwards."""
-    if args.path:
+def source_of(args: argparse.Namespace) -> MailSource:
+    """The mail to upload (a spooled copy for stdin or a pipe: :func:`discard` it afterwards)."""
+    if args.path is not None:
         if args.text is not None:
             print("vaultmail: warning: -i and -m given; -m is ignored", file=sys.stderr)
         if args.path == "-":
-            return spool(sys.stdin.buffer), True
-        return FileSource.of(args.path), False
+            return spool(sys.stdin.buffer)
+        return FileSource.of(args.path)
     if args.text is not None:
         if not args.text.strip():
             raise InvalidArguments("-m is empty")
-        return BytesSource(args.text.encode("utf-8", "surrogateescape"), "<-m>"), False
+        return BytesSource(args.text.encode("utf-8", "surrogateescape"), "<-m>")
     raise InvalidArguments("give the mail with -i PATH (or -i - for stdin) or -m TEXT")
 
 
@@ -69,7 +80,7 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    source, temporary = source_of(args)
+    source = source_of(args)
     try:
         settings = Settings.from_env()
         settings.require("primary_domains", "api_endpoint_url")
@@ -91,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
             on_plan=announce,
         )
     finally:
-        if temporary:
-            discard(source)
+        discard(source)
     print(f"uploaded {result.upload_id}")
     return EXIT_OK
