@@ -222,3 +222,31 @@ def test_woomera_command_line(world: World) -> None:
     assert [m["destinations"]["ToAddresses"] for m in notices] == [["ben@acme.com", "bo@acme.com"]]
     admin = [m for m in sent if m["subject"].startswith("[vaultmail]")]
     assert [m["destinations"]["ToAddresses"] for m in admin] == [["admin@acme.com"]]
+
+
+def test_woomera_key_pair_reaches_the_bucket_only(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Woomera's -k/-s were an S3 key pair; SES and the state table keep the credential chain."""
+    from vaultmail.cli.scan import sessions_from, settings_from
+    from vaultmail.scanner import Scanner
+
+    args = cli.build_parser().parse_args(["scan", "-b", BUCKET, "-k", "AKIAS3ONLY", "-s", "s3-secret"])
+    session, s3_session = sessions_from(args)
+    scanner = Scanner.from_settings(settings_from(args), session=session, s3_session=s3_session)
+
+    def key_id(client: Any) -> str:
+        return str(client._request_signer._credentials.get_frozen_credentials().access_key)
+
+    assert key_id(scanner.s3) == key_id(scanner.signer) == "AKIAS3ONLY"
+    assert "AKIAS3ONLY" not in {key_id(scanner.ses), key_id(scanner.dynamodb)}
+    assert "prefer the standard AWS credential chain" in capsys.readouterr().err
+
+
+def test_missing_settings_name_the_flags_and_warn_about_keys_first(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOTIFY_FROM")
+    monkeypatch.delenv("STATE_TABLE")
+    code, _, err = scan(capsys, "-b", BUCKET, "-k", "AKIAEXAMPLE", "-s", "secretexample")
+    assert code == 3
+    assert err.index("prefer the standard AWS credential chain") < err.index("missing setting(s)")
+    assert "--notify-from or NOTIFY_FROM, --state-table or STATE_TABLE" in err

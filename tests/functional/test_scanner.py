@@ -1135,6 +1135,38 @@ def test_woomera_processed_emails_imported(world: World) -> None:
     assert [recipients(r)["To"] for r in ses.notices()] == [["c@acme.com"]]
 
 
+def test_woomera_import_wins_over_failed_and_crashed_attempts_but_not_a_live_claim(world: World) -> None:
+    """A switch-over where vaultmail ran before the import: nobody Woomera told is told again."""
+    keys = ("mail/w/failed.eml", "mail/w/crashed.eml", "mail/w/live.eml")
+    world.put(keys[0], make_mail(SMALL_THRESHOLD, to="someone@acme.com"))
+    first = world.scanner(ses=RecordingSes(world.ses, fail=throttled)).run()
+    assert world.item(keys[0])["status"]["S"] == "failed"  # type: ignore[index]
+    for key in keys[1:]:
+        world.put(key, make_mail(SMALL_THRESHOLD, to="someone@acme.com"))
+    ids = {key: notice_id(BUCKET, key, world.s3.head_object(Bucket=BUCKET, Key=key)["ETag"]) for key in keys}
+    state = world.state()
+    for key in keys[1:]:
+        assert state.claim(ids[key], owner="other-run", lease_seconds=600)
+    world.ddb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": ids["mail/w/crashed.eml"]}},
+        UpdateExpression="SET leaseUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 5)}},
+    )
+    assert first.stats.failed == 1
+
+    imported = import_woomera(world.s3, state, BUCKET, {key: "2015-01-07T00:00:00Z" for key in keys})
+    assert (imported.imported, imported.existing) == (2, 1)  # the live claim is left to its run
+    for key in ("mail/w/failed.eml", "mail/w/crashed.eml"):
+        item = world.item(key)
+        assert item is not None and item["status"]["S"] == "notified"
+        assert not {"expiration", "leaseUntil", "owner", "pending"} & item.keys()  # kept for good
+    ses = RecordingSes(world.ses)
+    result = world.scanner(ses=ses).run()
+    assert (result.stats.notified, result.stats.already_notified, result.stats.in_progress) == (0, 2, 1)
+    assert ses.notices() == []
+
+
 def test_admin_stats_mail(world: World) -> None:
     world.put("mail/s1.eml", make_mail(SMALL_THRESHOLD))
     ses = RecordingSes(world.ses)

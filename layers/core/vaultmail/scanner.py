@@ -496,15 +496,18 @@ class Scanner:
         settings: Settings,
         *,
         session: Any = None,
+        s3_session: Any = None,
         region: str | None = None,
         **kwargs: Any,
     ) -> Scanner:
         """Make the clients (standard retries; a SigV4 signer, with the long-lived keys of
-        ``SIGNING_SECRET_ARN`` when set) and the scanner."""
+        ``SIGNING_SECRET_ARN`` when set) and the scanner. ``s3_session``, when given, is used
+        for the bucket (reads, tags, links) and ``session`` for everything else."""
         import boto3
 
         session = session or boto3.session.Session(region_name=region)
-        s3 = session.client("s3", config=_client_config())
+        s3_session = s3_session or session
+        s3 = s3_session.client("s3", config=_client_config())
         signer_config = _client_config(signature_version="s3v4")
         if settings.signing_secret_arn:
             key_id, secret = signing_credentials(
@@ -516,7 +519,7 @@ class Scanner:
                 region_name=session.region_name,
             ).client("s3", config=signer_config)
         else:
-            signer = session.client("s3", config=signer_config)
+            signer = s3_session.client("s3", config=signer_config)
         return cls(
             settings,
             s3=s3,

@@ -49,6 +49,8 @@ CLAIMED = "claimed"
 FAILED = "failed"
 NOTIFIED = "notified"
 SETTLED = "settled"
+# An item a run may take: unknown, a failed earlier send, or a claim whose run crashed.
+CLAIMABLE = "attribute_not_exists(id) OR #s = :failed OR (#s = :claimed AND leaseUntil < :now)"
 DEFAULT_LEASE_SECONDS = 1800  # longer than any Lambda invocation (900 s) plus a margin
 MAX_REJECTED_RUNS = 5  # runs in which SES rejected recipients of a mail before it is settled
 CLAIM_RETENTION = 90 * 24 * 3600  # TTL of a claim or failed item (refreshed by each claim)
@@ -215,19 +217,14 @@ class NotificationState:
             "attempts = if_not_exists(attempts, :zero) + :one",
         ]
         names["#o"] = "owner"
-        for n, (name, value) in enumerate(sorted((meta or {}).items())):
-            names[f"#m{n}"] = name
-            values[f":m{n}"] = {"S": str(value)}
-            sets.append(f"#m{n} = :m{n}")
+        sets += _string_sets(meta, names, values)
         with _converted("claim"):
             try:
                 resp = self.db.update_item(
                     TableName=self.table,
                     Key={"id": {"S": item_id}},
                     UpdateExpression="SET " + ", ".join(sets),
-                    ConditionExpression=(
-                        "attribute_not_exists(id) OR #s = :failed OR (#s = :claimed AND leaseUntil < :now)"
-                    ),
+                    ConditionExpression=CLAIMABLE,
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
@@ -306,10 +303,7 @@ class NotificationState:
         values: dict[str, Any] = {":notified": {"S": NOTIFIED}, ":at": {"S": _iso(self.clock())}}
         names: dict[str, str] = {}
         sets = ["#s = :notified", "notifiedAt = :at"]
-        for n, (name, value) in enumerate(sorted((extra or {}).items())):
-            names[f"#x{n}"] = name
-            values[f":x{n}"] = {"S": str(value)}
-            sets.append(f"#x{n} = :x{n}")
+        sets += _string_sets(extra, names, values)
         adds = _adds({*told, *claim.unmerged}, values)
         self._owned_update(
             claim,
@@ -426,16 +420,38 @@ class NotificationState:
                 raise
 
     def mark_notified(self, item_id: str, *, notified_at: str, meta: Mapping[str, str] | None = None) -> bool:
-        """Record a mail as notified if the table knows nothing of it (Woomera import).
+        """Record a mail as notified for good (Woomera import): its recipients were told.
 
-        Returns False when the item already exists (whatever its status): nothing is overwritten.
+        Writes over what a run may take (see :data:`CLAIMABLE`: a failed earlier send, a
+        crashed run's claim), so a mail Woomera notified is never notified again. Returns
+        False when the item is notified or settled already, or a live run holds it.
         """
-        item: dict[str, Any] = {
-            "id": {"S": item_id},
-            "status": {"S": NOTIFIED},
-            "notifiedAt": {"S": notified_at},
+        now = int(self.clock())
+        names = {"#s": "status", "#o": "owner"}
+        values: dict[str, Any] = {
+            ":notified": {"S": NOTIFIED},
+            ":at": {"S": notified_at},
+            ":claimed": {"S": CLAIMED},
+            ":failed": {"S": FAILED},
+            ":now": {"N": str(now)},
         }
-        return self._put_new(item, meta, "mark notified")
+        sets = ["#s = :notified", "notifiedAt = :at"]
+        sets += _string_sets(meta, names, values)
+        with _converted("mark notified"):
+            try:
+                self.db.update_item(
+                    TableName=self.table,
+                    Key={"id": {"S": item_id}},
+                    UpdateExpression="SET " + ", ".join(sets) + " REMOVE pending, expiration, leaseUntil, #o",
+                    ConditionExpression=CLAIMABLE,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as exc:
+                if _conditional_failed(exc):
+                    return False
+                raise
+        return True
 
     def settle(self, item_id: str, *, reason: str, meta: Mapping[str, str] | None = None) -> bool:
         """Record that a mail has nobody to notify (``reason``), so that runs stop reading it.
@@ -451,12 +467,9 @@ class NotificationState:
             "settledAt": {"S": _iso(now)},
             "expiration": {"N": str(int(now) + CLAIM_RETENTION)},
         }
-        return self._put_new(item, meta, "settle")
-
-    def _put_new(self, item: dict[str, Any], meta: Mapping[str, str] | None, what: str) -> bool:
         for name, value in (meta or {}).items():
             item[name] = {"S": str(value)}
-        with _converted(what):
+        with _converted("settle"):
             try:
                 self.db.put_item(
                     TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)"
@@ -504,6 +517,18 @@ def _add_set(attribute: str, addresses: Iterable[str], values: dict[str, Any]) -
         return []
     values[f":{attribute}"] = {"SS": addrs}
     return [f"{attribute} :{attribute}"]
+
+
+def _string_sets(
+    attrs: Mapping[str, str] | None, names: dict[str, str], values: dict[str, Any]
+) -> list[str]:
+    """``SET`` actions writing ``attrs`` as strings (names and values go into the two maps)."""
+    actions = []
+    for n, (name, value) in enumerate(sorted((attrs or {}).items())):
+        names[f"#a{n}"] = name
+        values[f":a{n}"] = {"S": str(value)}
+        actions.append(f"#a{n} = :a{n}")
+    return actions
 
 
 def _adds(told: Iterable[str], values: dict[str, Any]) -> list[str]:

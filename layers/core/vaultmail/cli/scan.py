@@ -113,28 +113,35 @@ def settings_from(args: argparse.Namespace, env: Settings | None = None) -> Sett
     if missing:
         names = {
             "mail_bucket": "--bucket or MAIL_BUCKET",
-            "notify_from": "NOTIFY_FROM",
-            "state_table": "STATE_TABLE",
+            "notify_from": "--notify-from or NOTIFY_FROM",
+            "state_table": "--state-table or STATE_TABLE",
         }
         raise ConfigurationError("missing setting(s): " + ", ".join(names[n] for n in missing))
     return settings
 
 
-def session_from(args: argparse.Namespace) -> Any:
+def sessions_from(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The boto3 session for SES and the state table, and the one for the bucket.
+
+    Woomera's ``-k``/``-s`` were an S3 key pair ("still relying on the IAM role to connect to
+    SES"): they reach S3 (reading, tagging, signing the links) and nothing else.
+    """
     import boto3
 
-    if args.access_key or args.secret_key:
-        print(
-            "vaultmail: warning: -k/--accessKey and -s/--secretKey put a secret on the command line; "
-            "prefer the standard AWS credential chain (AWS_PROFILE, environment, SSO, instance role)",
-            file=sys.stderr,
-        )
-        if not (args.access_key and args.secret_key):
-            raise InvalidArguments("-k/--accessKey and -s/--secretKey go together")
-        return boto3.session.Session(
-            aws_access_key_id=args.access_key, aws_secret_access_key=args.secret_key, region_name=args.region
-        )
-    return boto3.session.Session(region_name=args.region)
+    session = boto3.session.Session(region_name=args.region)
+    if not (args.access_key or args.secret_key):
+        return session, session
+    print(
+        "vaultmail: warning: -k/--accessKey and -s/--secretKey put a secret on the command line; "
+        "prefer the standard AWS credential chain (AWS_PROFILE, environment, SSO, instance role)",
+        file=sys.stderr,
+    )
+    if not (args.access_key and args.secret_key):
+        raise InvalidArguments("-k/--accessKey and -s/--secretKey go together")
+    s3_session = boto3.session.Session(
+        aws_access_key_id=args.access_key, aws_secret_access_key=args.secret_key, region_name=args.region
+    )
+    return session, s3_session
 
 
 COLUMNS = ("status", "size", "sends", "recipients", "key", "subject")
@@ -188,10 +195,10 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
 def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import NoRegionError
 
+    session, s3_session = sessions_from(args)
     settings = settings_from(args)
-    session = session_from(args)
     try:
-        scanner = Scanner.from_settings(settings, session=session)
+        scanner = Scanner.from_settings(settings, session=session, s3_session=s3_session)
     except NoRegionError:
         raise ConfigurationError(
             "no AWS region: give -r/--region, set AWS_DEFAULT_REGION, or configure one (aws configure)"
