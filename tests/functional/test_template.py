@@ -23,6 +23,7 @@ from samtranslator.parser import parser as sam_parser
 from samtranslator.translator.translator import Translator
 
 from vaultmail_dev import sambuild
+from vaultmail_dev.stack import Resolver
 
 from ..sam_build import build
 
@@ -281,6 +282,10 @@ def test_events_topic_bucket_and_schedule() -> None:
     assert scan["Type"] in ("Schedule", "ScheduleV2")
     assert scan["Properties"]["ScheduleExpression"] == {"Ref": "ScanSchedule"}
     assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 hour)"
+    (schedule,) = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert "Name" not in schedule["Properties"]  # generated: two stacks in one region do not collide
+    assert schedule["Properties"]["State"] == {"Ref": "ScanScheduleState"}
+    assert PARAMETERS["ScanScheduleState"]["Default"] == "ENABLED"
 
 
 def test_external_bucket_reaches_the_s3_uploader_through_eventbridge() -> None:
@@ -388,6 +393,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
     sns = actions_of("SnsUploaderFunction")
     assert sns == table | {
         "secretsmanager:GetSecretValue",
+        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
@@ -396,6 +402,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
     s3 = actions_of("S3UploaderFunction")
     assert s3 == table | {
         "secretsmanager:GetSecretValue",
+        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
         "sqs:SendMessage",
         "s3:GetObject",
         "s3:GetObjectVersion",
@@ -415,6 +422,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "s3:PutObjectTagging",
         "ses:SendEmail",
         "secretsmanager:GetSecretValue",
+        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
     }
     for name in UPLOADERS:
         (secret,) = [
@@ -422,11 +430,26 @@ def test_each_function_gets_only_what_it_uses() -> None:
         ]
         assert secret["Resource"] == {"Ref": "ApiKeySecretArn"}
     (ses,) = [s for s in role_statements(SCANNER) if "ses:SendEmail" in listify(s["Action"])]
-    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "NotifyFrom"}}}
+    (from_address,) = ses["Condition"]["StringEquals"].values()
+    assert set(ses["Condition"]["StringEquals"]) == {"ses:FromAddress"}
+    # SES compares the bare address (the display name is ses:FromDisplayName)
+    for notify_from in ("notices@acme.com", "Mail Notices <notices@acme.com>", "<notices@acme.com>"):
+        resolver = Resolver(TEMPLATE, {"NotifyFrom": notify_from})
+        assert resolver.value(from_address) == "notices@acme.com", notify_from
+    assert {r["Fn::Sub"].split(":")[-1].split("/")[0] for r in listify(ses["Resource"])} == {
+        "identity",
+        "configuration-set",  # SES also checks an identity's default configuration set
+    }
     for name in FUNCTIONS:
         for statement in role_statements(name):
             if any(str(a).startswith("dynamodb:") for a in listify(statement["Action"])):
                 assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+    for name in FUNCTIONS:
+        (kms,) = [s for s in role_statements(name) if "kms:Decrypt" in listify(s["Action"])]
+        assert kms["Resource"] == {"Ref": "SecretsKmsKeyArn"}
+        assert kms["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+        }
 
 
 def _dynamodb_calls(source: Path) -> set[str]:
