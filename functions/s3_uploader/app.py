@@ -17,8 +17,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultmail import runtime
 from vaultmail.errors import InvalidEvent
-from vaultmail.jobs import Job
+from vaultmail.jobs import Job, is_ses_setup_key
 from vaultmail.s3 import ObjectRef
+from vaultmail.settings import get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
 MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # what the data classes raise on odd input
@@ -34,8 +35,8 @@ def _job(
     recipients: tuple[str, ...] = (),
     sender: str | None = None,
 ) -> Job | None:
-    if key.endswith("/") or size == 0:
-        logger.info("skipped: folder marker or empty object", extra={"key": key})
+    if key.endswith("/") or size == 0 or is_ses_setup_key(key):
+        logger.info("skipped: folder marker, empty object or SES setup object", extra={"key": key})
         return None
     ref = ObjectRef(
         bucket, key, version_id=version or None, etag=f'"{etag.strip(chr(34))}"' if etag else None
@@ -87,7 +88,10 @@ def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
             problem = InvalidEvent(f"not an S3 object event ({where}: {type(exc).__name__} {exc})")
             results.append(runtime.reject(f"s3-event:{where}", problem, what=raw))
             continue
-        if job is not None:
+        if job is not None and job.s3 is not None and job.s3.key.startswith(get_settings().ses_key_prefixes):
+            # an SES S3 action that also notifies the SNS uploader, which knows the envelope
+            logger.info("skipped: left to the SES notification (SES_KEY_PREFIXES)", extra={"key": job.s3.key})
+        elif job is not None:
             results.append(runtime.process(job).as_dict())  # transient errors raise: Lambda retries
     return results
 

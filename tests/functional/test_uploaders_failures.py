@@ -446,3 +446,92 @@ def test_a_malformed_batch_invocation_is_recorded_not_a_crash(
         (rejected,) = results
         assert rejected["status"] == "rejected" and rejected["reason"] == "InvalidEvent"
     assert metric_total(logs, "MailsRejected") == 1
+
+
+# ---- mail received by SES: envelope recipients, setup objects, client-side encryption ----------------
+
+
+def ses_s3_action(bucket: str, key: str) -> dict[str, Any]:
+    """events/sns-ses-received-s3-action.json naming ``bucket``/``key`` (envelope: ceo@acme.com)."""
+    event = sample("sns-ses-received-s3-action.json")
+    note = json.loads(event["Records"][0]["Sns"]["Message"])
+    note["receipt"]["action"] |= {"bucketName": bucket, "objectKey": key}
+    event["Records"][0]["Sns"] |= {"Message": json.dumps(note), "MessageId": str(uuid.uuid4())}
+    return event
+
+
+BCC_ONLY = mail("Invoice 42", sender="vendor@supplier.io", to="sales@supplier.io")  # the vault is only Bcc'd
+
+
+@pytest.mark.parametrize("s3_first", [True, False])
+def test_ses_s3_action_reaches_its_bcc_vault_whichever_uploader_runs_first(
+    lambda_world: LambdaWorld, emulator: Any, s3_first: bool
+) -> None:
+    """Without SES_KEY_PREFIXES both uploaders see the object; the S3 uploader's header-only
+    outcome must not stand in for the SES job, which knows the envelope."""
+    key = "ses/o3vrnil0e2ic28trm7dfhrc2v0cnbeccl4nbp0g1"
+    put = lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=BCC_ONLY)
+    runs = [
+        lambda: S3_APP.lambda_handler(notification(lambda_world.bucket, key, put), FakeContext()),
+        lambda: SNS_APP.lambda_handler(ses_s3_action(lambda_world.bucket, key), FakeContext()),
+    ]
+    for run in runs if s3_first else runs[::-1]:
+        run()
+    (record,) = emulator.records()
+    assert record["vaults"] == ["ceo@acme.com"]
+
+
+def test_ses_key_prefixes_leave_ses_objects_to_the_notification(
+    lambda_world: LambdaWorld, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SES_KEY_PREFIXES", "ses/, inbound/ses/")
+    runtime.reset()
+    key = "ses/o3vrnil0e2ic28trm7dfhrc2v0cnbeccl4nbp0g1"
+    put = lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=BCC_ONLY)
+    event = notification(lambda_world.bucket, key, put)
+    assert S3_APP.lambda_handler(event, FakeContext()) == {"results": []}
+    assert tags(lambda_world.s3, lambda_world.bucket, key) == {}  # not read, not tagged
+    SNS_APP.lambda_handler(ses_s3_action(lambda_world.bucket, key), FakeContext())
+    (record,) = emulator.records()
+    assert record["vaults"] == ["ceo@acme.com"]
+    # S3 Batch Operations still archive what is there (older mails SES never notified us of)
+    older = "ses/older-message-id"
+    lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=older, Body=mail("older", to="ops@acme.com"))
+    answer = S3_APP.lambda_handler(batch_task(lambda_world.bucket, older), FakeContext())
+    assert answer["results"][0]["resultCode"] == "Succeeded"
+
+
+def test_ses_setup_object_and_notification_are_skipped(lambda_world: LambdaWorld, emulator: Any) -> None:
+    key = "ses/AMAZON_SES_SETUP_NOTIFICATION"
+    put = lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=b"Amazon SES setup test\n")
+    event = notification(lambda_world.bucket, key, put)
+    assert S3_APP.lambda_handler(event, FakeContext()) == {"results": []}
+    event = ses_s3_action(lambda_world.bucket, key)
+    note = json.loads(event["Records"][0]["Sns"]["Message"])
+    note["mail"]["messageId"] = "AMAZON_SES_SETUP_NOTIFICATION"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(note)
+    (result,) = SNS_APP.lambda_handler(event, FakeContext())["results"]
+    assert result["status"] == "skipped"
+    assert emulator.records() == [] and tags(lambda_world.s3, lambda_world.bucket, key) == {}
+
+
+def test_client_side_encrypted_object_is_rejected_for_what_it_is(
+    lambda_world: LambdaWorld, emulator: Any
+) -> None:
+    """An SES S3 action with a KMS key writes ciphertext (S3 encryption client v2 metadata)."""
+    key = "ses/encrypted-message-id"
+    put = lambda_world.s3.put_object(
+        Bucket=lambda_world.bucket,
+        Key=key,
+        Body=os.urandom(4096),
+        Metadata={
+            "x-amz-key-v2": "AQIDAHh...",
+            "x-amz-cek-alg": "AES/GCM/NoPadding",
+            "x-amz-wrap-alg": "kms",
+        },
+    )
+    (result,) = S3_APP.lambda_handler(notification(lambda_world.bucket, key, put), FakeContext())["results"]
+    assert (result["status"], result["reason"]) == ("rejected", "ClientSideEncrypted")
+    assert "KMS key unset" in result["message"]
+    assert tags(lambda_world.s3, lambda_world.bucket, key)["vaultmail-reason"] == "ClientSideEncrypted"
+    assert emulator.records() == []

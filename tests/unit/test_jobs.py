@@ -84,8 +84,39 @@ def test_ses_received_s3_action() -> None:
     assert isinstance(job, Job) and job.s3 is not None and job.s3.key == "mail/abc"
 
 
-def test_ses_setup_notification_is_skipped() -> None:
-    assert isinstance(parse(json.dumps({"notificationType": "AMAZON_SES_SETUP_NOTIFICATION"})), Skip)
+@pytest.mark.parametrize(
+    "note",
+    [
+        {"notificationType": "AMAZON_SES_SETUP_NOTIFICATION"},
+        # as SES has been seen to send it: a Received notification named after the marker
+        {"notificationType": "Received", "mail": {"messageId": "AMAZON_SES_SETUP_NOTIFICATION"}},
+        {
+            "notificationType": "Received",
+            "receipt": {
+                "action": {"type": "S3", "bucketName": "b", "objectKey": "ses/AMAZON_SES_SETUP_NOTIFICATION"}
+            },
+        },
+    ],
+)
+def test_ses_setup_notification_is_skipped(note: dict) -> None:
+    assert isinstance(parse(json.dumps(note)), Skip)
+
+
+@pytest.mark.parametrize("action", ["Lambda", "Bounce", "Stop", "WorkMail", "AddHeader"])
+def test_ses_actions_that_carry_no_mail_are_skipped(action: str) -> None:
+    note = {"notificationType": "Received", "receipt": {"action": {"type": action}}}
+    skip = parse(json.dumps(note))
+    assert isinstance(skip, Skip) and action in skip.why
+
+
+def test_envelope_recipients_make_an_ses_job_another_job() -> None:
+    """An S3 notification and an SES S3-action notification for one object: the SES job also
+    knows the envelope (Bcc'd vaults), so it must not share the header-only job's outcome."""
+    ref = ObjectRef("b", "ses/m1", version_id="v1")
+    plain = Job("s3://b/ses/m1", s3=ref)
+    ses = Job("sns:m-1", s3=ref, envelope_recipients=("ceo@acme.com",))
+    reordered = Job("sns:m-2", s3=ref, envelope_recipients=("ceo@acme.com",))
+    assert plain.idempotency_key() != ses.idempotency_key() == reordered.idempotency_key()
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,13 @@ class NotAMail(VaultmailError):
     reason = "NotAMail"
 
 
+class ClientSideEncrypted(NotAMail):
+    """An S3 object encrypted by the S3 encryption client (an SES S3 action with a KMS key):
+    its bytes are ciphertext (permanent)."""
+
+    reason = "ClientSideEncrypted"
+
+
 class InvalidEvent(VaultmailError):
     """A Lambda event or SNS message this project does not understand (permanent)."""
 

@@ -53,6 +53,8 @@ class Job:
         and an S3 Batch Operations task for the same object share one key.
         """
         key: dict[str, Any] = {"recipients": sorted(self.recipients), "sender": self.sender}
+        if self.envelope_recipients:  # an SES receipt names vaults its headers may not (Bcc)
+            key["envelope"] = sorted(self.envelope_recipients)
         if self.s3 is not None:
             if self.s3.pin is None:
                 raise ValueError(f"{self.s3}: pin the object (version or ETag) before keying the job")
@@ -61,6 +63,11 @@ class Job:
             key["origin"] = self.origin
             key["sha256"] = hashlib.sha256(self.mail or b"").hexdigest()
         return key
+
+
+def is_ses_setup_key(key: Any) -> bool:
+    """The object SES writes when an S3 action is set up (``<prefix>AMAZON_SES_SETUP_NOTIFICATION``)."""
+    return isinstance(key, str) and key.rpartition("/")[2] == SES_SETUP
 
 
 @dataclass(frozen=True)
@@ -151,12 +158,18 @@ def _envelope(data: dict[str, Any], origin: str, recipients: tuple[str, ...], se
 
 def _ses(data: dict[str, Any], origin: str, recipients: tuple[str, ...], sender: str | None) -> Job | Skip:
     kind = data.get("notificationType") or data.get("eventType")
-    if kind == SES_SETUP:
+    receipt = data.get("receipt") or {}
+    action = receipt.get("action") or {}
+    # SES's test message when a rule is set up: a notification type of its own, or (as seen in
+    # practice) a Received notification whose message id or S3 object is named after it
+    message_id = (data.get("mail") or {}).get("messageId")
+    if kind == SES_SETUP or message_id == SES_SETUP or is_ses_setup_key(action.get("objectKey")):
         return Skip(origin, "SES setup notification")
     if kind != "Received":
         raise InvalidEvent(f"{origin}: SES {kind} notification carries no mail")
-    receipt = data.get("receipt") or {}
-    action = receipt.get("action") or {}
+    if action.get("type") not in (None, "S3", "SNS"):  # Lambda, Bounce, Stop, WorkMail, ...
+        why = f"SES {action.get('type')} action notification: only the S3 and SNS actions carry the mail"
+        return Skip(origin, why)
     envelope = _strings(
         receipt.get("recipients") or (data.get("mail") or {}).get("destination"), "receipt.recipients"
     )

@@ -18,10 +18,12 @@ from typing import IO, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError
+from .errors import ClientSideEncrypted, StorageError
 from .headers import HEADER_CAP, MailHeaders, cut_header_block, header_end, parse_header_block
 
 HEAD_RANGE = 64 * 1024  # first ranged GET; grows (doubling) only for longer header blocks
+# User metadata the S3 encryption client writes (v1 and v2 envelopes): the body is ciphertext
+ENCRYPTION_CLIENT_KEYS = frozenset({"x-amz-key", "x-amz-key-v2", "x-amz-cek-alg"})
 # Gone for good: missing, or replaced since the event (412 on If-Match).
 _GONE = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "412", "PreconditionFailed"}
 # Refused: a permission to fix, then replay (HEAD answers carry no error code, only 403).
@@ -123,6 +125,12 @@ def read_head_bytes(
     while True:
         with converted(ref):
             resp = s3.get_object(Range=f"bytes={len(buf)}-{want - 1}", **ref.get_args())
+            if ENCRYPTION_CLIENT_KEYS & set(resp.get("Metadata") or {}):
+                resp["Body"].close()
+                raise ClientSideEncrypted(
+                    f"{ref}: encrypted by the S3 encryption client (an SES S3 action with a KMS "
+                    "key?); vaultmail reads plain objects: leave the action's KMS key unset"
+                )
             buf += resp["Body"].read()
         ended = len(buf) < want  # the object ended inside the range
         if ended or want > cap or header_end(buf) is not None:
