@@ -203,3 +203,10 @@ def test_inspect_json(run: Any) -> None:
     assert first["vaults"] == ["amit@acme.com", "ops@acme.com", "team@example.org"]
     assert first["headerBytes"] == QUARTERLY.read_bytes().index(b"\r\n\r\n") + 2
     assert second["error"]["code"] == 6
+
+
+def test_a_wrong_endpoint_is_a_failed_upload_exit_5(run: Any, emulator: Any) -> None:
+    """design.md: a failed step 1 exits 5, whatever the cause (here 404: no API at that URL)."""
+    proc = run("upload", "-i", str(QUARTERLY), API_ENDPOINT_URL=emulator.url + "/not-the-api")
+    assert proc.returncode == 5, proc.stderr
+    assert "no upload API at API_ENDPOINT_URL" in proc.stderr

@@ -13,7 +13,7 @@ import pytest
 from vaultmail import api
 from vaultmail.errors import (
     ApiKeyRefused,
-    ConfigurationError,
+    ApiNotFound,
     InvalidRecipient,
     NoPrimaryDomainRecipient,
     UploadFailed,
@@ -41,8 +41,8 @@ def test_s3_xml_errors_are_read_with_their_code() -> None:
         ("slot request", 400, '{"code": "BadRequest"}', UploadRejected, False),
         ("slot request", 401, '{"code": "Unauthorized"}', ApiKeyRefused, True),
         ("slot request", 403, '{"code": "Forbidden"}', ApiKeyRefused, True),
-        ("slot request", 404, "<html>Not Found</html>", ConfigurationError, True),
-        ("slot request", 405, "", ConfigurationError, True),
+        ("slot request", 404, "<html>Not Found</html>", ApiNotFound, True),  # exit 5
+        ("slot request", 405, "", ApiNotFound, True),
         ("slot request", 409, '{"code": "Conflict"}', UploadFailed, True),
         ("slot request", 413, '{"code": "TooLarge"}', UploadRejected, False),
         ("slot request", 422, '{"code": "InvalidRecipient"}', InvalidRecipient, False),

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import (
     ApiKeyRefused,
-    ConfigurationError,
+    ApiNotFound,
     InvalidRecipient,
     NoPrimaryDomainRecipient,
     UploadFailed,
@@ -154,7 +154,7 @@ def error_for(status: int, text: str, *, step: str) -> VaultmailError:
         if status == 400:
             return UploadRejected(f"the request was refused ({detail})", status=status)
         if status in (404, 405):
-            return ConfigurationError(f"no upload API at API_ENDPOINT_URL ({detail})")
+            return ApiNotFound(f"no upload API at API_ENDPOINT_URL ({detail})", status=status)
     elif status == 400 and code in SLOT_REFUSES_THE_MAIL:
         return UploadRejected(f"the upload slot refused the mail ({detail})", status=status)
     return UploadFailed(f"failed ({detail})", status=status)

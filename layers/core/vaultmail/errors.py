@@ -102,6 +102,13 @@ class ApiKeyRefused(UploadFailed):
     reason = "ApiKeyRefused"
 
 
+class ApiNotFound(UploadFailed):
+    """404/405 on step 1: API_ENDPOINT_URL does not point at the API (exit 5, as every step-1
+    failure; transient for Lambda: fix the setting, then replay the DLQ)."""
+
+    reason = "ApiNotFound"
+
+
 class UploadRejected(UploadFailed):
     """The API refused the request for good (400, 413): retrying cannot help."""
 
