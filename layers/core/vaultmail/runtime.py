@@ -231,29 +231,17 @@ def why(exc: BaseException) -> str:
 
 
 def record(outcome: Outcome) -> None:
-    """Count and log an outcome produced in this invocation."""
-    count(outcome)
-    log(outcome)
-
-
-def count(outcome: Outcome) -> None:
-    """Metrics of an outcome: call once per outcome, in the invocation that produced it."""
+    """Count and log an outcome produced in this invocation (never the key, never mail content)."""
     if outcome.status == "archived":
         metrics.add_metric(name="MailsArchived", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BytesArchived", unit=MetricUnit.Bytes, value=outcome.size or 0)
-        return
-    metrics.add_metric(name="MailsRejected", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=f"Rejected{outcome.reason}", unit=MetricUnit.Count, value=1)
-
-
-def log(outcome: Outcome) -> None:
-    """Log an outcome (never the key, never mail content)."""
-    if outcome.status == "archived":
         logger.info(
             "archived",
             extra={"upload_id": outcome.upload_id, "vaults": list(outcome.vaults), "size": outcome.size},
         )
         return
+    metrics.add_metric(name="MailsRejected", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Rejected{outcome.reason}", unit=MetricUnit.Count, value=1)
     logger.error(
         "rejected (permanent, not retried)",
         extra={"reason": outcome.reason, "error": outcome.message, "size": outcome.size},
