@@ -1,0 +1,292 @@
+"""A linear, non-recursive reading of an address-list value (RFC 5322 3.4, 4.4 obs-addr-list).
+
+It splits a value into mailboxes the way the RFC's grammar does, and nothing more: quoted
+strings, comments (nested to any depth: counted, never recursed into), domain literals,
+angle-addrs (with an obsolete route), groups (``name: ... ;``, nested groups hold no mailbox
+of their own), and the separators. What an addr-spec is, is left to ``normalize_address``.
+
+Used where the standard library's strict parser cannot be (a value that is too long for it: it
+is quadratic; a value it fails on or reports as malformed; the per-mail budget spent), instead
+of ``email.utils.getaddresses``, which recurses once per ``:`` (a 2 KB ``To: g:g:g:...`` is a
+RecursionError), glues white-space separated words into addresses, and takes display-name
+text for an address (``ceo@acme.test <x@evil.test>`` gave both). The RFC's answers, and the
+repairs listed by the caller in ``skipped``:
+
+* an angle-addr is the mailbox; the text before it is its display name even when it looks
+  like an address (``ceo@acme.test <x@evil.test>`` is x@evil.test; repair: "display name");
+* two mailboxes without the comma between them (``Bob <bob@x> Bobby <bobby@x>``): both
+  angle-addrs are mailboxes (repair: "missing comma");
+* a bare addr-spec (``smith@gmail.com``) is an address; words that are not one addr-spec
+  (``John Doe john@acme.com``) are not;
+* ``;`` outside a group separates like ``,`` (Outlook; repair: "separator").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+_STOP = frozenset('"()[]<>,;:\\')
+# What the quick path must not see: anything that quotes, comments or escapes.
+_QUOTING = '"()[]\\'
+
+
+@dataclass
+class Found:
+    """One mailbox candidate: its display-name text (raw) and its addr-spec text."""
+
+    name: str
+    spec: str
+    angle: bool
+
+
+@dataclass
+class Scan:
+    """The result of scanning one value."""
+
+    found: list[Found] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    max_comment_depth: int = 0
+
+
+def scan_addresses(value: str) -> Scan:
+    """The mailboxes of an (unfolded) address-list value; linear in its length, never recursive."""
+    out = Scan()
+    if not any(c in value for c in _QUOTING):
+        _quick(value, out)
+    else:
+        _Scanner(value, out).run()
+    return out
+
+
+def _quick(value: str, out: Scan) -> None:
+    """No quoting, comments or escapes: every separator is structural, so ``str`` methods do."""
+    if ";" in value:
+        if ":" not in value:
+            out.repairs.append("';' used as a separator between addresses")
+        value = value.replace(";", ",")
+    for element in value.split(","):
+        if ":" in element:
+            angle = element.find("<")
+            colon = element.rfind(":", 0, angle if angle >= 0 else len(element))
+            if colon >= 0:  # a group's name (nested or not) is no mailbox
+                element = element[colon + 1 :]
+        if "<" not in element and ">" not in element:
+            _bare(element, out)
+            continue
+        _angles(element, out)
+
+
+def _angles(element: str, out: Scan) -> None:
+    """An element holding angle brackets, in the quick path (no quotes or comments inside)."""
+    pos = 0
+    count = 0
+    while True:
+        lt = element.find("<", pos)
+        if lt < 0:
+            break
+        gt = element.find(">", lt)
+        if gt < 0:
+            gt = len(element)
+            out.repairs.append("an angle-addr without its '>'")
+        _add_angle(element[pos:lt].replace(">", " "), element[lt + 1 : gt], out)
+        count += 1
+        pos = gt + 1
+    tail = element[pos:].replace(">", " ").strip()
+    if tail:
+        out.rejected.append(tail)
+    if count > 1:
+        out.repairs.append("a missing comma between mailboxes")
+
+
+def _add_angle(name: str, inner: str, out: Scan, *, name_has_at: bool | None = None) -> None:
+    inner = inner.strip()
+    if inner.startswith("@") and ":" in inner:  # obs-route: <@relay1,@relay2:user@host>
+        inner = inner[inner.index(":") + 1 :].strip()
+    name = " ".join(name.split())
+    if name_has_at if name_has_at is not None else "@" in name:
+        out.repairs.append(f"display name {name!r} is not an address")
+    out.found.append(Found(name, inner, True))
+
+
+def _bare(element: str, out: Scan) -> None:
+    words = element.split()
+    if len(words) == 1:
+        out.found.append(Found("", words[0], False))
+    elif words:
+        out.rejected.append(" ".join(words))
+
+
+class _Scanner:
+    """The general path: one pass, an explicit state, comment depth counted."""
+
+    def __init__(self, value: str, out: Scan) -> None:
+        self.v = value
+        self.out = out
+        self.groups = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        # The element's text outside angle brackets, comments dropped: (quoted?, text) tokens.
+        self.text: list[tuple[bool, str]] = []
+        self.angles: list[tuple[list[tuple[bool, str]], str]] = []  # (name tokens, inner)
+
+    def run(self) -> None:
+        v, n, i = self.v, len(self.v), 0
+        while i < n:
+            c = v[i]
+            if c not in _STOP:
+                j = i + 1
+                while j < n and v[j] not in _STOP:
+                    j += 1
+                self.text.append((False, v[i:j]))
+                i = j
+            elif c in '"[':
+                j = self._quoted(i, '"' if c == '"' else "]")
+                self.text.append((True, v[i:j]))
+                i = j
+            elif c == "(":
+                i = self._comment(i)
+                self.text.append((False, " "))
+            elif c == "<":
+                i = self._angle(i)
+            elif c in ",;":
+                if c == ";":
+                    if self.groups:
+                        self.groups -= 1
+                    else:
+                        self.out.repairs.append("';' used as a separator between addresses")
+                self._flush()
+                i += 1
+            elif c == ":":
+                self.groups += 1
+                self.text = []  # the group's name (nested or not) is no mailbox
+                i += 1
+            else:  # a stray '>', ')', ']' or '\\'
+                self.text.append((False, " " if c != "\\" else v[i : i + 2]))
+                i += 2 if c == "\\" else 1
+        self._flush()
+
+    def _quoted(self, i: int, close: str) -> int:
+        """Offset just past the quoted string (or domain literal) starting at ``i``."""
+        v, n, j = self.v, len(self.v), i + 1
+        while j < n:
+            c = v[j]
+            if c == "\\":
+                j += 2
+            elif c == close:
+                return j + 1
+            else:
+                j += 1
+        self.out.repairs.append("an unclosed quoted string" if close == '"' else "an unclosed '['")
+        return n
+
+    def _comment(self, i: int) -> int:
+        """Offset just past the comment starting at ``i``; nesting is counted, not recursed."""
+        v, n, j, depth = self.v, len(self.v), i + 1, 1
+        deepest = 1
+        while j < n:
+            c = v[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        self.out.max_comment_depth = max(self.out.max_comment_depth, deepest)
+        if depth:
+            self.out.repairs.append("an unclosed comment")
+        return j + 1
+
+    def _angle(self, i: int) -> int:
+        """Read ``<...>`` from ``i``: quoted strings, literals and comments inside are kept whole."""
+        v, n, j = self.v, len(self.v), i + 1
+        inner: list[str] = []
+        while j < n and v[j] != ">":
+            c = v[j]
+            if c == ",":  # '<' never closed: the mailbox ends at the separator
+                break
+            if c in "\"[":
+                k = self._quoted(j, '"' if c == '"' else "]")
+                inner.append(v[j:k])
+                j = k
+            elif c == "(":
+                j = self._comment(j)
+            elif c == "\\":
+                inner.append(v[j : j + 2])
+                j += 2
+            else:
+                inner.append(c)
+                j += 1
+        self.angles.append((self.text, "".join(inner)))
+        self.text = []
+        if j < n and v[j] == ">":
+            return j + 1
+        self.out.repairs.append("an angle-addr without its '>'")
+        return j
+
+    def _flush(self) -> None:
+        if self.angles:
+            for tokens, inner in self.angles:
+                name_has_at = any("@" in t for quoted, t in tokens if not quoted)
+                _add_angle(_display(tokens), inner, self.out, name_has_at=name_has_at)
+            tail = " ".join("".join(t for _, t in self.text).split())
+            if tail:
+                self.out.rejected.append(tail)
+            if len(self.angles) > 1:
+                self.out.repairs.append("a missing comma between mailboxes")
+        else:
+            words = _words(self.text)
+            if len(words) == 1:
+                self.out.found.append(Found("", words[0], False))
+            elif words:
+                self.out.rejected.append(" ".join(words))
+        self._reset()
+
+
+def _unquote(token: str) -> str:
+    """A quoted string's text: quotes dropped, quoted pairs resolved (a literal stays as it is)."""
+    if not token.startswith('"'):
+        return token
+    body = token[1:-1] if len(token) > 1 and token.endswith('"') else token[1:]
+    if "\\" not in body:
+        return body
+    out, i = [], 0
+    while i < len(body):
+        if body[i] == "\\" and i + 1 < len(body):
+            i += 1
+        out.append(body[i])
+        i += 1
+    return "".join(out)
+
+
+def _display(tokens: list[tuple[bool, str]]) -> str:
+    return " ".join("".join(_unquote(t) if quoted else t for quoted, t in tokens).split())
+
+
+def _words(tokens: list[tuple[bool, str]]) -> list[str]:
+    """White-space separated words; a quoted string or literal is part of its word."""
+    words: list[str] = []
+    glue = False  # the last token ended inside a word
+    for quoted, t in tokens:
+        if quoted:
+            if glue and words:
+                words[-1] += t
+            else:
+                words.append(t)
+            glue = True
+            continue
+        parts = t.split()
+        if not parts:
+            glue = False
+            continue
+        if glue and words and not t[0].isspace():
+            words[-1] += parts.pop(0)
+        words.extend(parts)
+        glue = not t[-1].isspace()
+    return words
