@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from vaultmail import headers as hdr
-from vaultmail.headers import addresses
 from vaultmail.errors import NoPrimaryDomainRecipient, NotAMail, VaultmailError
 from vaultmail.headers import (
     HEADER_CAP,
     MailHeaders,
+    addresses,
     domain_key,
     header_end,
     normalize_address,
@@ -220,6 +220,17 @@ def _redecode(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "vaultmail.cp1252")
 
 
+def _full_addresses(full: Any) -> dict[str, list[str | None]]:
+    found: dict[str, list[str | None]] = {}
+    for field in ("from", "to", "cc", "bcc"):
+        try:
+            addrs = [a for v in full.get_all(field) or [] for a in v.addresses]
+        except Exception:  # the strict parser raises on some malformed values
+            addrs = []
+        found[field] = [normalize_address(a.addr_spec) for a in addrs if a.username and a.domain]
+    return found
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_differential_against_full_parse(name: str) -> None:
     data, expected = load(name)
@@ -228,6 +239,15 @@ def test_differential_against_full_parse(name: str) -> None:
         assert full.keys() == []  # the stdlib finds no header either
         return
     headers = read_headers(data)
+    if "stdlibDiffers" in expected:
+        # The stdlib is wrong here: obsolete white space before the colon (RFC 5322 4.5, 3.1,
+        # A.6.3) or display-name text taken for a mailbox (3.4). Check that it really differs,
+        # and check the RFC answer written in the fixture instead.
+        assert _full_addresses(full) != {f: expected[f] for f in ("from", "to", "cc", "bcc")}, (
+            "the stdlib no longer differs: " + expected["stdlibDiffers"]
+        )
+        check_expected(headers, expected)
+        return
     if any(isinstance(d, email_errors.MissingHeaderBodySeparatorDefect) for d in full.defects):
         pytest.skip(
             "a non-header line inside the header block: the stdlib ends the headers there and "

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import EXIT_OK, VaultmailError
+from ..errors import EXIT_OK, EXIT_UNKNOWN, VaultmailError
 from ..settings import Settings
 from ..source import FileSource
 from ..vaults import select_vaults
@@ -30,27 +30,42 @@ def register(subparsers: Any) -> None:
 
 
 def inspect_file(path: str, settings: Settings, recipients: str | None, sender: str | None) -> dict[str, Any]:
-    """The ``--json`` object of one file (docs/cli.md)."""
+    """The ``--json`` object of one file (docs/cli.md); never raises.
+
+    On failure ``error`` replaces ``vaults``; the address keys stay beside it whenever the
+    header block could be read (an exit 6 shows what was found). An unexpected error is this
+    file's exit 1, so that one file never hides the lines of the others.
+    """
+    found: dict[str, Any] = {}
     try:
         headers = FileSource.of(path).headers()
+        found = headers.as_dict()
         selection = select_vaults(headers, settings.primary_domains, recipients=recipients, sender=sender)
     except VaultmailError as exc:
-        return {"file": path, "error": {"code": exc.exit_code, "message": exc.message}}
-    return {"file": path, **headers.as_dict(), "vaults": sorted(selection.vaults)}
+        return {"file": path, **found, "error": {"code": exc.exit_code, "message": exc.message}}
+    except Exception as exc:  # a bug: say what it was, for this file only
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        return {"file": path, **found, "error": {"code": EXIT_UNKNOWN, "message": message}}
+    return {"file": path, **found, "vaults": sorted(selection.vaults)}
 
 
 def _text(result: dict[str, Any]) -> str:
-    if "error" in result:
-        return f"{result['file']}: error {result['error']['code']}: {result['error']['message']}"
     lines = [f"{result['file']}:"]
     for key in ("from", "to", "cc", "bcc", "replyTo"):
-        if result[key]:
+        if result.get(key):
             lines.append(f"  {key:<9} {', '.join(result[key])}")
     for key in ("subject", "messageId", "date"):
-        if result[key]:
+        if result.get(key):
             lines.append(f"  {key:<9} {result[key]}")
-    lines.append(f"  {'header':<9} {result['headerBytes']} bytes")
-    lines.append(f"  {'vaults':<9} {', '.join(result['vaults'])}")
+    if "headerBytes" in result:
+        lines.append(f"  {'header':<9} {result['headerBytes']} bytes")
+    if "error" in result:
+        error = f"error {result['error']['code']}: {result['error']['message']}"
+        if len(lines) == 1:
+            return f"{lines[0]} {error}"
+        lines.append(f"  {'error':<9} {error}")
+    else:
+        lines.append(f"  {'vaults':<9} {', '.join(result['vaults'])}")
     return "\n".join(lines)
 
 

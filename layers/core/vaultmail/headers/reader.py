@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from email import policy
+from typing import Any
 
 from ..errors import NotAMail, VaultmailError
 from .addresses import STRICT_VALUE_LIMIT, Budget, clip, decode_words, mailboxes, sanitize
 from .block import HEADER_CAP, Source, decode_header_block, read_header_block
 from .fields import FieldLocator
 from .model import MailHeaders
+from .scan import strip_comments
 
 ADDRESS_FIELDS = ("from", "sender", "to", "cc", "bcc", "reply-to")
 TEXT_FIELDS = ("subject", "message-id", "date")
@@ -85,8 +87,26 @@ def _text(name: str, raws: list[str], skipped: list[str]) -> str | None:
         value = unfolded
     else:
         try:
-            value = str(policy.default.header_fetch_parse(name, raw))
+            header: Any = policy.default.header_fetch_parse(name, raw)
+            value = _obsolete(name, header, unfolded, skipped) or str(header)
         except Exception as exc:  # the email package raises odd errors on odd input
             skipped.append(f"{name}: unparsable ({type(exc).__name__}), used the raw text")
             value = decode_words(unfolded)
     return " ".join(sanitize(value).split()) or None
+
+
+def _obsolete(name: str, header: Any, unfolded: str, skipped: list[str]) -> str | None:
+    """RFC 5322 4.3 / 4.5.4 obsolete forms the stdlib refuses: CFWS inside a date or a msg-id
+    (Appendix A.6.3: ``<1234   @   local(blah)  .machine .example>``). None: nothing to repair."""
+    if name == "date" and getattr(header, "datetime", True) is None:
+        text = ":".join(part.strip() for part in strip_comments(unfolded).split(":"))
+        again: Any = policy.default.header_fetch_parse(name, " ".join(text.split()))
+        if again.datetime is not None:
+            skipped.append(f"{name}: repaired obsolete white space or comments in {clip(unfolded)!r}")
+            return str(again)
+    if name == "message-id" and header.defects:
+        text = strip_comments(unfolded).strip()
+        if text.startswith("<") and text.endswith(">") and "@" in text:
+            skipped.append(f"{name}: repaired obsolete white space or comments in {clip(unfolded)!r}")
+            return "".join(text.split())
+    return None

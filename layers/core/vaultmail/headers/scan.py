@@ -68,8 +68,11 @@ def _quick(value: str, out: Scan) -> None:
     for element in value.split(","):
         if ":" in element:
             angle = element.find("<")
-            colon = element.rfind(":", 0, angle if angle >= 0 else len(element))
+            head = element[: angle if angle >= 0 else len(element)]
+            colon = head.rfind(":")
             if colon >= 0:  # a group's name (nested or not) is no mailbox
+                if head.count(":") > 1:
+                    out.repairs.append("nested groups (a group holds mailboxes, not groups)")
                 element = element[colon + 1 :]
         if "<" not in element and ">" not in element:
             _bare(element, out)
@@ -160,6 +163,8 @@ class _Scanner:
                 i += 1
             elif c == ":":
                 self.groups += 1
+                if self.groups > 1:
+                    self.out.repairs.append("nested groups (a group holds mailboxes, not groups)")
                 self.text = []  # the group's name (nested or not) is no mailbox
                 i += 1
             else:  # a stray '>', ')', ']' or '\\'
@@ -290,3 +295,34 @@ def _words(tokens: list[tuple[bool, str]]) -> list[str]:
         words.extend(parts)
         glue = not t[-1].isspace()
     return words
+
+
+def strip_comments(text: str) -> str:
+    """``text`` with its comments (nested to any depth) as single spaces; quoted strings kept."""
+    if "(" not in text:
+        return text
+    out: list[str] = []
+    depth, quoted, i, n = 0, False, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            if not depth:
+                out.append(text[i : i + 2])
+            i += 2
+            continue
+        if quoted:
+            quoted = c != '"'
+        elif c == "(":
+            depth += 1
+            if depth == 1:
+                out.append(" ")
+        elif c == ")" and depth:
+            depth -= 1
+            i += 1
+            continue
+        elif c == '"' and not depth:
+            quoted = True
+        if not depth:
+            out.append(c)
+        i += 1
+    return "".join(out)
