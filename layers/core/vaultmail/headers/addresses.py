@@ -63,8 +63,8 @@ def decode_words(text: str) -> str:
 class Budget:
     """Characters of address values the strict parser may still take for this mail."""
 
-    def __init__(self, chars: int = STRICT_BUDGET) -> None:
-        self.chars = chars
+    def __init__(self, chars: int | None = None) -> None:
+        self.chars = STRICT_BUDGET if chars is None else chars
 
     def take(self, n: int) -> bool:
         if n <= self.chars:
