@@ -136,12 +136,12 @@ def _scanned(name: str, value: str, skipped: list[str]) -> list[Mailbox]:
     found: list[Mailbox] = []
     for item in scan.found:
         spec = item.spec
-        normal = normalize_address(_plain_local(spec)) if spec else None
+        normal = normalize_address(_plain_local(spec) if '"' in spec else spec) if spec else None
         if normal is None:
             if spec or item.name:
                 skipped.append(f"{name}: skipped {clip(sanitize(spec or item.name))!r}: not an address")
             continue
-        found.append(Mailbox(sanitize(decode_words(item.name)), normal))
+        found.append(Mailbox(sanitize(decode_words(item.name)) if item.name else "", normal))
     skipped.extend(f"{name}: skipped {clip(sanitize(r))!r}: not an address" for r in scan.rejected)
     return found
 
@@ -183,11 +183,11 @@ def normalize_address(addr: str) -> str | None:
     if len(local) >= 2 and local[0] == local[-1] == '"':
         if "\n" in local or "\r" in local:
             return None
-    elif not _printable(local) or _SPECIALS.intersection(local):
+    elif not _printable(local) or not _SPECIALS.isdisjoint(local):
         return None
     if domain[0] == "[" and domain[-1] == "]":
         if not _printable(domain):
             return None
-    elif not _printable(domain) or _SPECIALS.intersection(domain) or "" in domain.split("."):
+    elif not _printable(domain) or not _SPECIALS.isdisjoint(domain) or ".." in domain or domain[0] == ".":
         return None
     return f"{local}@{domain}"

@@ -36,8 +36,6 @@ _NAME = r"[\x21-\x39\x3b-\x7e]+[ \t]*:"
 _FIELD = re.compile(_NAME, re.ASCII)
 # A line that is neither a field nor a continuation nor empty.
 _JUNK = re.compile(rf"^(?=[^ \t\n])(?!{_NAME}).*$", re.ASCII | re.MULTILINE)
-# The end of a field: a line break not followed by folding white space.
-_FIELD_END = re.compile(r"\n(?![ \t])")
 
 
 def _clip(text: str, limit: int = 80) -> str:
@@ -46,8 +44,12 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 def _wanted_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    """A wanted field: its name, white space, the colon; then (group 2) the rest of the line
+    and its continuation lines."""
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    return re.compile(rf"^({alternatives})[ \t]*:", re.ASCII | re.IGNORECASE | re.MULTILINE)
+    return re.compile(
+        rf"^({alternatives})[ \t]*:(.*(?:\n[ \t].*)*)", re.ASCII | re.IGNORECASE | re.MULTILINE
+    )
 
 
 class FieldLocator:
@@ -70,12 +72,11 @@ class FieldLocator:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         start = self._start(text, skipped)
         end = self._junk(text, start, skipped)
-        found: list[tuple[str, str]] = []
-        for match in self._wanted.finditer(text, start, end):
-            stop = _FIELD_END.search(text, match.end(), end)
-            value = text[match.end() : stop.start() if stop else end]
-            found.append((match.group(1).lower(), value.lstrip(" \t").rstrip("\n")))
-        return found
+        if start or end < len(text):
+            text = text[start:end]
+        # findall: the fields as strings, made in C (a Python step per field is most of the
+        # time of a 1 MiB block of short fields).
+        return [(name.lower(), value.lstrip(" \t")) for name, value in self._wanted.findall(text)]
 
     @staticmethod
     def _start(text: str, skipped: list[str]) -> int:

@@ -173,40 +173,61 @@ class _Scanner:
         self._flush()
 
     def _quoted(self, i: int, close: str) -> int:
-        """Offset just past the quoted string (or domain literal) starting at ``i``."""
-        v, n, j = self.v, len(self.v), i + 1
-        while j < n:
-            c = v[j]
-            if c == "\\":
-                j += 2
-            elif c == close:
-                return j + 1
-            else:
-                j += 1
-        self.out.repairs.append("an unclosed quoted string" if close == '"' else "an unclosed '['")
-        return n
+        """Offset just past the quoted string (or domain literal) starting at ``i``.
+
+        Jumps from one quoted pair to the next with ``str.find`` (in C), not a character at a time.
+        """
+        v, j = self.v, i + 1
+        while True:
+            end = v.find(close, j)
+            escape = v.find("\\", j, len(v) if end < 0 else end)
+            if escape >= 0:
+                j = escape + 2
+                continue
+            if end >= 0:
+                return end + 1
+            self.out.repairs.append("an unclosed quoted string" if close == '"' else "an unclosed '['")
+            return len(v)
 
     def _comment(self, i: int) -> int:
-        """Offset just past the comment starting at ``i``; nesting is counted, not recursed."""
-        v, n, j, depth = self.v, len(self.v), i + 1, 1
-        deepest = 1
-        while j < n:
+        """Offset just past the comment starting at ``i``; nesting is counted, not recursed.
+
+        From one ')' to the next, the '(' between are counted by ``str.count`` (in C): a
+        comment nested a million deep is one step, not a million.
+        """
+        v, n, pos, depth, deepest = self.v, len(self.v), i + 1, 1, 1
+        while depth:
+            close = v.find(")", pos)
+            stop = n if close < 0 else close
+            if "\\" in v[pos:stop]:
+                return self._comment_escaped(pos, depth)
+            opened = v.count("(", pos, stop)
+            depth += opened
+            deepest = max(deepest, depth)
+            if close < 0:
+                self.out.repairs.append("an unclosed comment")
+                pos = n
+                break
+            depth -= 1
+            pos = close + 1
+        self.out.max_comment_depth = max(self.out.max_comment_depth, deepest)
+        return pos
+
+    def _comment_escaped(self, j: int, depth: int) -> int:
+        """The rest of a comment holding quoted pairs, one character at a time."""
+        v, n = self.v, len(self.v)
+        while j < n and depth:
             c = v[j]
             if c == "\\":
-                j += 2
-                continue
-            if c == "(":
+                j += 1
+            elif c == "(":
                 depth += 1
-                deepest = max(deepest, depth)
             elif c == ")":
                 depth -= 1
-                if depth == 0:
-                    break
             j += 1
-        self.out.max_comment_depth = max(self.out.max_comment_depth, deepest)
         if depth:
             self.out.repairs.append("an unclosed comment")
-        return j + 1
+        return j
 
     def _angle(self, i: int) -> int:
         """Read ``<...>`` from ``i``: quoted strings, literals and comments inside are kept whole."""
