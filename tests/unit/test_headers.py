@@ -607,3 +607,88 @@ def test_domain_key(one: str, other: str, same: bool) -> None:
 def test_domain_key_survives_garbage() -> None:
     for junk in ("xn--", "xn--!!!.com", "..", "", "a" * 300 + ".com"):
         assert isinstance(domain_key(junk), str)
+
+
+# --- issue 10: poison, obsolete syntax, display names ---------------------------------------------
+
+
+def test_the_issue_poison_mail_gives_the_right_answer() -> None:
+    headers = read_headers(b"From: a@x.test\nTo: " + b"g:" * 1000 + b"\n\n")
+    assert headers.as_dict()["from"] == ["a@x.test"] and headers.to == ()
+    assert select_vaults(headers, ["x.test"]).vaults == ("a@x.test",)
+
+
+@pytest.mark.parametrize("depth", [1000, 20_000])
+@pytest.mark.parametrize(
+    "unit", ["g:", "(", ")", "<", ">", '"', "\\", "[", ":;", "(a)", "<a@x.test>", "=?utf-8?q?", ",,"]
+)
+def test_nesting_and_repetition_never_recurse(unit: str, depth: int) -> None:
+    for field in ("From", "To", "Message-ID", "Date", "Subject"):
+        block = f"From: a@x.test\n{field}: {unit * depth}\n".encode()
+        headers = read_headers(block)
+        assert headers.from_[0].addr == "a@x.test"
+
+
+def test_each_repair_is_listed_in_skipped() -> None:
+    headers = read_headers(
+        b"From: ceo@acme.test <x@evil.test>\n"
+        b"To: smith@gmail.com, Mikel@Lindsaar <raasdnil@gmail.com>, tom@gmail.com\n"
+        b"Cc: Bob <bob@x.test> Bobby <bobby@x.test>\n"
+        b"Bcc: one@x.test; two@x.test\n\n"
+    )
+    assert headers.addresses() == [
+        "x@evil.test", "smith@gmail.com", "raasdnil@gmail.com", "tom@gmail.com",
+        "bob@x.test", "bobby@x.test", "one@x.test", "two@x.test",
+    ]
+    notes = "\n".join(headers.skipped)
+    assert "from: repaired display name 'ceo@acme.test' is not an address" in notes
+    assert "to: repaired display name 'Mikel@Lindsaar' is not an address" in notes
+    assert "cc: repaired a missing comma between mailboxes" in notes
+    assert "bcc: repaired ';' used as a separator between addresses" in notes
+
+
+def test_a_phishing_display_name_files_no_mail_in_the_ceos_vault() -> None:
+    headers = read_headers(b"From: ceo@acme.test <x@evil.test>\nTo: list@example.org\n\n")
+    with pytest.raises(NoPrimaryDomainRecipient):
+        select_vaults(headers, ["acme.test"])
+
+
+@pytest.mark.parametrize(
+    ("block", "to"),
+    [
+        (b"From: a@x.test\nTo : b@example.net\n\n", ["b@example.net"]),
+        (b"From: a@x.test\nTo\t\t: b@example.net\n\n", ["b@example.net"]),
+        (b"From: a@x.test\nTO  :b@example.net\n\n", ["b@example.net"]),
+        (b"From  : a@x.test\nTo: b@example.net\n\n", ["b@example.net"]),
+        (b"From a@x.test Tue Mar  5 10:00:00 2024\nTo: b@example.net\n\n", ["b@example.net"]),
+    ],
+)
+def test_white_space_before_the_colon_is_the_field(block: bytes, to: list[str]) -> None:
+    headers = read_headers(block)
+    assert [m.addr for m in headers.to] == to
+    assert headers.skipped == ()
+
+
+def test_an_mbox_from_line_is_only_the_first_line() -> None:
+    headers = read_headers(b"From: a@x.test\nFrom b@x.test Tue Mar  5 10:00:00 2024\nTo: c@x.test\n\n")
+    assert headers.addresses() == ["a@x.test", "c@x.test"]
+    assert headers.skipped == (
+        "header block: skipped 'From b@x.test Tue Mar 5 10:00:00 2024': "
+        "an mbox 'From ' line inside the header block",
+    )
+
+
+def test_an_unexpected_failure_is_a_documented_error_for_that_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the reader (simulated) must not escape as an unexpected error: one mail's
+    permanent NotAMail (exit 3, reason UnreadableHeaders), never a Lambda retry loop."""
+
+    def broken(*args: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(addresses, "scan_addresses", broken)
+    monkeypatch.setattr(addresses, "STRICT_BUDGET", 0)
+    with pytest.raises(NotAMail) as info:
+        read_headers(b"From: a@x.test\n\n")
+    assert info.value.reason == "UnreadableHeaders" and info.value.exit_code == 3
+    assert not info.value.transient
+    assert "RecursionError" in info.value.message

@@ -30,13 +30,12 @@ _STOP = frozenset('"()[]<>,;:\\')
 _QUOTING = '"()[]\\'
 
 
-@dataclass
+@dataclass(slots=True)
 class Found:
-    """One mailbox candidate: its display-name text (raw) and its addr-spec text."""
+    """One mailbox candidate: its display name (quotes resolved) and its addr-spec text."""
 
     name: str
     spec: str
-    angle: bool
 
 
 @dataclass
@@ -46,7 +45,6 @@ class Scan:
     found: list[Found] = field(default_factory=list)
     repairs: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
-    max_comment_depth: int = 0
 
 
 def scan_addresses(value: str) -> Scan:
@@ -109,13 +107,13 @@ def _add_angle(name: str, inner: str, out: Scan, *, name_has_at: bool | None = N
     name = " ".join(name.split())
     if name_has_at if name_has_at is not None else "@" in name:
         out.repairs.append(f"display name {name!r} is not an address")
-    out.found.append(Found(name, inner, True))
+    out.found.append(Found(name, inner))
 
 
 def _bare(element: str, out: Scan) -> None:
     words = element.split()
     if len(words) == 1:
-        out.found.append(Found("", words[0], False))
+        out.found.append(Found("", words[0]))
     elif words:
         out.rejected.append(" ".join(words))
 
@@ -195,7 +193,7 @@ class _Scanner:
         From one ')' to the next, the '(' between are counted by ``str.count`` (in C): a
         comment nested a million deep is one step, not a million.
         """
-        v, n, pos, depth, deepest = self.v, len(self.v), i + 1, 1, 1
+        v, n, pos, depth = self.v, len(self.v), i + 1, 1
         while depth:
             close = v.find(")", pos)
             stop = n if close < 0 else close
@@ -203,14 +201,12 @@ class _Scanner:
                 return self._comment_escaped(pos, depth)
             opened = v.count("(", pos, stop)
             depth += opened
-            deepest = max(deepest, depth)
             if close < 0:
                 self.out.repairs.append("an unclosed comment")
                 pos = n
                 break
             depth -= 1
             pos = close + 1
-        self.out.max_comment_depth = max(self.out.max_comment_depth, deepest)
         return pos
 
     def _comment_escaped(self, j: int, depth: int) -> int:
@@ -269,7 +265,7 @@ class _Scanner:
         else:
             words = _words(self.text)
             if len(words) == 1:
-                self.out.found.append(Found("", words[0], False))
+                self.out.found.append(Found("", words[0]))
             elif words:
                 self.out.rejected.append(" ".join(words))
         self._reset()
