@@ -23,9 +23,15 @@ repairs listed by the caller in ``skipped``:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 _STOP = frozenset('"()[]<>,;:\\')
+# Where the next character that matters is: C's strpbrk, so that the text between specials is
+# skipped in C. Only a character class: the grammar itself is the Python below.
+_NEXT_STOP = re.compile(r'["()\[\]<>,;:\\]')
+_NEXT_IN_ANGLE = re.compile(r'["\[(\\,>]')
+_NEXT_IN_ROUTE = re.compile(r'["\[(\\>]')  # an obs-route's ',' are its own
 # What the quick path must not see: anything that quotes, comments or escapes.
 _QUOTING = '"()[]\\'
 
@@ -50,7 +56,7 @@ class Scan:
 def scan_addresses(value: str) -> Scan:
     """The mailboxes of an (unfolded) address-list value; linear in its length, never recursive."""
     out = Scan()
-    if not any(c in value for c in _QUOTING):
+    if "<@" not in value and not any(c in value for c in _QUOTING):  # an obs-route may hold ','
         _quick(value, out)
     else:
         _Scanner(value, out).run()
@@ -137,9 +143,8 @@ class _Scanner:
         while i < n:
             c = v[i]
             if c not in _STOP:
-                j = i + 1
-                while j < n and v[j] not in _STOP:
-                    j += 1
+                found = _NEXT_STOP.search(v, i)
+                j = found.start() if found else n
                 self.text.append((False, v[i:j]))
                 i = j
             elif c in '"[':
@@ -229,10 +234,14 @@ class _Scanner:
         """Read ``<...>`` from ``i``: quoted strings, literals and comments inside are kept whole."""
         v, n, j = self.v, len(self.v), i + 1
         inner: list[str] = []
+        route: bool | None = None
         while j < n and v[j] != ">":
             c = v[j]
-            if c == ",":  # '<' never closed: the mailbox ends at the separator
-                break
+            if c == ",":
+                if route is None:  # decided once per angle-addr (a join per ',' is quadratic)
+                    route = "".join(inner).lstrip().startswith("@")
+                if not route:
+                    break  # '<' never closed (not an obs-route's list): the mailbox ends here
             if c in "\"[":
                 k = self._quoted(j, '"' if c == '"' else "]")
                 inner.append(v[j:k])
@@ -243,8 +252,10 @@ class _Scanner:
                 inner.append(v[j : j + 2])
                 j += 2
             else:
-                inner.append(c)
-                j += 1
+                found = (_NEXT_IN_ROUTE if route else _NEXT_IN_ANGLE).search(v, j + 1)
+                k = found.start() if found else n
+                inner.append(v[j:k])
+                j = k
         self.angles.append((self.text, "".join(inner)))
         self.text = []
         if j < n and v[j] == ">":
