@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         default="POST",
         help="kind of upload slot to hand out (default POST)",
     )
+    parser.add_argument(
+        "--one-use-slots",
+        action="store_true",
+        help="every step 1 is a fresh upload whose slot stores once (default: same key, same upload)",
+    )
     parser.add_argument("--bucket", default=DEFAULT_BUCKET, help="bucket of the active store")
     parser.add_argument("--slot-ttl", type=int, default=900, help="slot lifetime in seconds")
     parser.add_argument(
@@ -63,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         public_url=args.public_url,
+        one_use_slots=args.one_use_slots,
     )
     stopping = threading.Event()
 

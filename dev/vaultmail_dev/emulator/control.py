@@ -31,6 +31,7 @@ def serve(handler: Handler, name: str, method: str) -> None:
             {
                 "ok": True,
                 "slotMethod": emulator.slot_method,
+                "oneUseSlots": emulator.one_use_slots,
                 "domains": sorted(emulator.domains),
                 "bucket": emulator.bucket,
             },

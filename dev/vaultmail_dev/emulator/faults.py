@@ -3,6 +3,8 @@
 A rule answers an error (``status``, ``code``, ``retryAfter``), resets the connection
 (``action: reset``, optionally after ``afterBytes`` of the body) or delays the answer
 (``action: delay``), for the next ``times`` requests to its target (``uploads`` or ``slot``).
+With ``afterStore`` (slot only) the slot stores the mail first and then misbehaves: the answer
+is lost (a reset, a delay past the client's read timeout) or an error, though the mail is stored.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class FaultRule:
     message: str | None = None
     seconds: float = 0.0
     after_bytes: int = 0  # reset: request body bytes read before the reset
+    after_store: bool = False  # slot: store the mail, then apply the rule instead of answering
 
     @classmethod
     def from_json(cls, data: Any) -> FaultRule:
@@ -46,6 +49,7 @@ class FaultRule:
             "message",
             "seconds",
             "afterBytes",
+            "afterStore",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -60,6 +64,7 @@ class FaultRule:
             message=data.get("message"),
             seconds=data.get("seconds", 0.0),
             after_bytes=data.get("afterBytes", 0),
+            after_store=data.get("afterStore", False),
         )
         rule.validate()
         return rule
@@ -83,6 +88,10 @@ class FaultRule:
             raise ValueError("a delay rule needs seconds > 0")
         if not _is_int(self.after_bytes) or self.after_bytes < 0:
             raise ValueError("afterBytes must be a non-negative integer")
+        if not isinstance(self.after_store, bool):
+            raise ValueError("afterStore must be true or false")
+        if self.after_store and (self.target != "slot" or self.after_bytes):
+            raise ValueError("afterStore applies to the slot target, without afterBytes")
         for name in ("code", "message"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string")
@@ -101,6 +110,8 @@ class FaultRule:
             data["seconds"] = self.seconds
         if self.after_bytes:
             data["afterBytes"] = self.after_bytes
+        if self.after_store:
+            data["afterStore"] = True
         return data
 
     def error(self, target: Target) -> ApiError:

@@ -46,6 +46,7 @@ from .contract import (
     check_vaults,
     parse_slot_request,
 )
+from .faults import FaultRule
 from .forms import FormReader, form_boundary
 from .slots import Stored, UploadRecord
 
@@ -277,10 +278,18 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.close()
         raise Aborted
 
-    def _apply_fault(self, target: Target) -> None:
+    def _apply_fault(self, target: Target) -> FaultRule | None:
+        """Apply the fault rule this request takes, if any; an ``afterStore`` rule is returned,
+        to be applied (``_fault``) once the mail is stored."""
         rule = self.emulator.hit(target)
         if rule is None:
-            return
+            return None
+        if rule.after_store:
+            return rule
+        self._fault(rule, target)
+        return None
+
+    def _fault(self, rule: FaultRule, target: Target) -> None:
         log.debug("emulator: fault on %s: %s", target, rule.to_json())
         if rule.action == "reset":
             self._abort(rule.after_bytes)
@@ -314,7 +323,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _slot(self, upload_id: str) -> None:
         emulator = self.emulator
-        self._apply_fault("slot")
+        after_store = self._apply_fault("slot")
         body = self.body_reader
         assert body is not None
         if body.chunked:
@@ -336,11 +345,12 @@ class Handler(BaseHTTPRequestHandler):
         if not _UPLOAD_ID_RE.fullmatch(upload_id):
             raise ApiError(403, "AccessDenied", "Unknown or revoked upload slot.")
         record = emulator.lookup(upload_id)
+        stored = self._receive_put(record) if self.command == "PUT" else self._receive_post(record)
+        if after_store is not None:  # stored, and the answer is lost (or an error)
+            self._fault(after_store, "slot")
         if self.command == "PUT":
-            stored = self._receive_put(record)
             self.respond(200, headers={"ETag": stored.etag})
         else:
-            stored = self._receive_post(record)
             location = f"{emulator.url}/{quote(emulator.bucket)}/{quote(stored.keys[0])}"
             self.respond(204, headers={"ETag": stored.etag, "Location": location})
 

@@ -46,8 +46,13 @@ class Emulator:
         public_url: str | None = None,
         clock: Callable[[], float] = time.time,
         aws_credentials: tuple[str, str] | None = None,
+        one_use_slots: bool = False,
     ) -> None:
-        """``aws_credentials`` (access key id, secret) for moto when it checks IAM; else dummies."""
+        """``aws_credentials`` (access key id, secret) for moto when it checks IAM; else dummies.
+
+        ``one_use_slots``: every step 1 is a fresh upload (a new uploadId) whose slot stores
+        once; by default the same Idempotency-Key keeps its uploadId and slots can be reused
+        until they expire."""
         method = str(slot_method).upper()
         if method not in ("PUT", "POST"):
             raise ValueError("slot_method must be PUT or POST")
@@ -69,6 +74,7 @@ class Emulator:
             slot_method=cast(SlotMethod, method),
             slot_ttl=slot_ttl,
             clock=lambda: self.clock(),
+            one_use=one_use_slots,
         )
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -79,6 +85,10 @@ class Emulator:
     @property
     def slot_method(self) -> SlotMethod:
         return self.slots.slot_method
+
+    @property
+    def one_use_slots(self) -> bool:
+        return self.slots.one_use
 
     @property
     def bucket(self) -> str:

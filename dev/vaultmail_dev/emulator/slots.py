@@ -2,10 +2,11 @@
 objects it stores into the S3 emulator (moto).
 
 An upload is one Idempotency-Key (the mail's sha256): the same key gives the same
-``uploadId``. Each slot is signed like a presigned URL (HMAC over upload id, expiry and
-size) and remembers the vaults and file name it was handed out for; a store puts one
-object per vault at ``{domain}/{vault}/{fileName}``, so storing the same ``fileName`` again
-overwrites the same objects.
+``uploadId`` (unless slots are one-use: then every step 1 is a fresh upload whose slot
+stores once, as a real API may well hand them out). Each slot is signed like a presigned URL
+(HMAC over upload id, expiry and size) and remembers the vaults and file name it was handed
+out for; a store puts one object per vault at ``{domain}/{vault}/{fileName}``, so storing
+the same ``fileName`` again overwrites the same objects.
 """
 
 from __future__ import annotations
@@ -125,8 +126,10 @@ class SlotStore:
         slot_method: SlotMethod,
         slot_ttl: int,
         clock: Callable[[], float],
+        one_use: bool = False,
     ) -> None:
         self.bucket = bucket
+        self.one_use = one_use
         self.slot_method: SlotMethod = slot_method
         self.slot_ttl = slot_ttl
         self._clock = clock
@@ -163,11 +166,15 @@ class SlotStore:
     def issue(self, request: SlotRequest, vaults: Sequence[str], base_url: str) -> dict[str, Any]:
         """Register a step-1 request and answer it with a fresh slot.
 
-        The same Idempotency-Key gives the same uploadId; the record keeps the latest request's
-        metadata, and each slot keeps the vaults and file name it was handed out for.
+        The same Idempotency-Key gives the same uploadId (a fresh one for one-use slots); the
+        record keeps the latest request's metadata, and each slot keeps the vaults and file name
+        it was handed out for.
         """
         with self._lock:
-            upload_id = self._ids.setdefault(request.sha256, str(uuid.uuid4()))
+            if self.one_use:
+                upload_id = self._ids[request.sha256] = str(uuid.uuid4())
+            else:
+                upload_id = self._ids.setdefault(request.sha256, str(uuid.uuid4()))
             record = self._records.get(upload_id)
             if record is None:
                 record = UploadRecord(
@@ -257,8 +264,18 @@ class SlotStore:
         return grant
 
     def store(self, grant: Grant, received: Receiver) -> Stored:
-        """Put the mail once per vault of its slot, then count the store."""
+        """Put the mail once per vault of its slot, then count the store.
+
+        A one-use slot is spent here, before the puts: a second use is 403 (even when the first
+        one lost its answer, or failed to store).
+        """
         keys = grant.keys
+        if self.one_use:
+            with self._lock:
+                live = self._records.get(grant.upload_id)
+                if live is None or not live.grants:
+                    raise ApiError(403, "AccessDenied", "Unknown or revoked upload slot (used already).")
+                live.grants.clear()
         try:
             self._put(keys[0], received.file, grant)
             for key in keys[1:]:
