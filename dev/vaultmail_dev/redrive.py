@@ -7,9 +7,9 @@ The semantics kept from AWS
 https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasks.html):
 
 * the source must be a dead-letter queue of other SQS queues; without a destination each
-  message goes back to the queue it came from (its ``DeadLetterQueueSourceArn``, which moto
-  does not set, else the DLQ's only redrive source: several sources without that attribute
-  make the task FAILED, not a guess);
+  message goes back to the queue it came from (its ``DeadLetterQueueSourceArn`` system
+  attribute, API_ReceiveMessage, which moto does not set, else the DLQ's only redrive
+  source: several sources without that attribute make the task FAILED, not a guess);
 * the task runs asynchronously: ``start`` returns a handle, the number to move is the queue's
   ApproximateNumberOfMessages at the start, messages move at most ``max_per_second``;
 * one active task per queue; ``tasks`` lists the 10 most recent, newest first, the handle

@@ -34,6 +34,8 @@ from .errors import InvalidArguments, ReplayError
 RUNNING = "RUNNING"
 FINISHED = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
 MAX_PER_SECOND = 500  # StartMessageMoveTask's MaxNumberOfMessagesPerSecond is at most 500
+# DeadLetterQueueSourceArn: the queue a dead-lettered message came from (API_ReceiveMessage,
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html)
 PEEK_ATTRIBUTES = ["SentTimestamp", "ApproximateReceiveCount", "DeadLetterQueueSourceArn"]
 
 
@@ -199,7 +201,11 @@ class Backlog:
             "visible": self.visible,
             "inFlight": self.in_flight,
             "sources": list(self.sources),
-            "peeked": [p.__dict__ for p in self.peeked],
+            "peeked": [
+                {"messageId": p.message_id, "sent": p.sent, "receives": p.receives,
+                 "sourceArn": p.source_arn, "bodyBytes": p.body_bytes}
+                for p in self.peeked
+            ],
         }
 
 
