@@ -81,7 +81,8 @@ def form(parts: Sequence[tuple[str, bytes, str | None]], boundary: str = "b0unda
 
 def post_form(upload: dict[str, Any], parts: Sequence[tuple[str, bytes, str | None]],
               **kwargs: Any) -> requests.Response:
-    return requests.post(upload["url"], data=form(parts), timeout=10,
+    kwargs.setdefault("timeout", 10)
+    return requests.post(upload["url"], data=form(parts),
                          headers={"Content-Type": "multipart/form-data; boundary=b0undary"}, **kwargs)
 
 
@@ -407,9 +408,55 @@ def test_delay_triggers_a_read_timeout(emulator: Emulator) -> None:
     assert ask(emulator, slot_body()).status_code == 201
 
 
+@pytest.mark.parametrize("rule", [
+    {"action": "reset"},
+    {"action": "delay", "seconds": 1.0},
+    {"status": 500},
+], ids=["reset", "delay", "500"])
+def test_after_store_the_mail_is_stored_and_the_answer_lost(emulator: Emulator,
+                                                             rule: dict[str, Any]) -> None:
+    emulator.add_faults([{"target": "slot", "afterStore": True, **rule}])
+    upload = slot(emulator)["upload"]
+    if rule.get("status"):
+        assert send_post(upload).status_code == 500
+    else:
+        with pytest.raises((requests.exceptions.ConnectionError, requests.exceptions.ReadTimeout)):
+            post_form(upload, [*field_parts(upload), ("file", MAIL, "mail.eml")], timeout=(5, 0.3))
+    (record,) = emulator.records()
+    assert record["stores"] == 1
+    assert [len(keys) for keys in emulator.vaults().values()] == [1, 1]
+
+
+def test_storing_the_same_file_name_again_overwrites(emulator: Emulator, s3: Any) -> None:
+    name = f"{uuid.uuid4()}.eml"
+    for _ in range(2):
+        assert send_post(slot(emulator, fileName=name)["upload"]).status_code == 204
+    assert emulator.records()[0]["stores"] == 2
+    vaults = emulator.vaults()
+    assert vaults == {"amit@acme.com": [f"acme.com/amit@acme.com/{name}"],
+                      "team@example.org": [f"example.org/team@example.org/{name}"]}
+    listed = s3.list_object_versions(Bucket=BUCKET).get("Versions", [])
+    assert len(listed) == 2  # unversioned bucket: the second put replaced the first
+
+
+def test_one_use_slots_are_fresh_per_request_and_store_once(emulator_factory: Any) -> None:
+    emu = emulator_factory(one_use_slots=True)
+    first, second = slot(emu), slot(emu)
+    assert first["uploadId"] != second["uploadId"]
+    assert send_post(first["upload"]).status_code == 204
+    used = send_post(first["upload"])
+    assert used.status_code == 403 and error_code(used) == "AccessDenied"
+    assert send_post(second["upload"]).status_code == 204
+    assert [r["stores"] for r in emu.records()] == [1, 1]
+    assert requests.get(emu.url + "/_emulator/health", timeout=10).json()["oneUseSlots"] is True
+
+
 def test_bad_fault_rules_are_refused(emulator: Emulator) -> None:
     for rule in ({"target": "nowhere", "status": 503}, {"target": "slot"},
-                 {"target": "slot", "action": "delay"}, {"target": "slot", "status": 200}):
+                 {"target": "slot", "action": "delay"}, {"target": "slot", "status": 200},
+                 {"target": "uploads", "status": 500, "afterStore": True},
+                 {"target": "slot", "action": "reset", "afterBytes": 10, "afterStore": True},
+                 {"target": "slot", "status": 500, "afterStore": "yes"}):
         with pytest.raises(ValueError):
             emulator.add_faults([rule])
     assert emulator.faults() == []
@@ -442,8 +489,8 @@ def test_control_endpoints(emulator: Emulator) -> None:
 def test_standalone_process(moto_server: MotoHandle, aws_env: dict[str, str]) -> None:
     with spawn_emulator(moto_server.url, domains=["acme.com"], slot_method="PUT") as process:
         health = requests.get(process.url + "/_emulator/health", timeout=10).json()
-        assert health == {"ok": True, "slotMethod": "PUT", "domains": ["acme.com"],
-                          "bucket": BUCKET}
+        assert health == {"ok": True, "slotMethod": "PUT", "oneUseSlots": False,
+                          "domains": ["acme.com"], "bucket": BUCKET}
         body = slot_body(vaults=["amit@acme.com"], domains=["acme.com"])
         response = requests.post(process.url + "/v1/uploads", json=body, timeout=10,
                                  headers={"x-api-key": KEY, "Idempotency-Key": body["sha256"]})

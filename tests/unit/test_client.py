@@ -29,7 +29,6 @@ REQUEST = api.UploadRequest(
     size=len(MAIL),
     sha256="0" * 64,
     message_id=None,
-    file_name="x.eml",
 )
 
 

@@ -30,7 +30,7 @@ def test_a_key_no_header_can_carry_is_refused_without_showing_it(bad: str) -> No
 @responses.activate
 def test_a_request_that_cannot_be_built_does_not_echo_its_headers() -> None:
     client = UploadClient("https://api.example.test", f" {KEY}")  # requests: InvalidHeader, value in text
-    request = api.UploadRequest(("acme.com",), ("a@acme.com",), None, 10, "0" * 64, None, "x.eml")
+    request = api.UploadRequest(("acme.com",), ("a@acme.com",), None, 10, "0" * 64, None)
     with pytest.raises(UploadFailed) as caught:
         client.request_slot(request)
     assert "InvalidHeader" in caught.value.message

@@ -8,6 +8,8 @@ describes the same contract for people. ``client.py`` does the HTTP.
 from __future__ import annotations
 
 import json
+import re
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,21 @@ API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAIL_CONTENT_TYPE = "message/rfc822"
 
+# ``fileName`` is uuid5(FILE_NAME_NAMESPACE, sha256 hex) + ".eml" (docs/api-contract.md, "fileName"):
+# a retried store of the same mail names the same object, whatever slot it is handed.
+# The namespace is uuid5(NAMESPACE_URL, "urn:vaultmail:active-store:v1:fileName"), written out so
+# that it can never drift (tests/unit/test_file_name.py recomputes it).
+FILE_NAME_NAMESPACE = uuid.UUID("9d002844-a999-5d6e-8e43-738f5a424521")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def file_name_for(sha256: str) -> str:
+    """The ``fileName`` of a mail, from its SHA-256 in hex: the same mail, the same name."""
+    digest = sha256.strip().lower()
+    if not _SHA256_HEX.fullmatch(digest):
+        raise ValueError("a SHA-256 is 64 hex digits")
+    return f"{uuid.uuid5(FILE_NAME_NAMESPACE, digest)}.eml"
+
 
 @dataclass(frozen=True)
 class UploadRequest:
@@ -38,7 +55,11 @@ class UploadRequest:
     size: int
     sha256: str
     message_id: str | None
-    file_name: str
+
+    @property
+    def file_name(self) -> str:
+        """Derived from ``sha256``, never chosen: see ``file_name_for``."""
+        return file_name_for(self.sha256)
 
     def body(self) -> dict[str, Any]:
         return {

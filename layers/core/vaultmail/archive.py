@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -51,7 +50,6 @@ def plan_upload(
     *,
     size: int,
     sha256: str,
-    file_name: str | None = None,
 ) -> UploadPlan:
     """The step-1 request for a mail whose vaults are chosen. Raises MailTooLarge."""
     check_size(size)
@@ -62,7 +60,6 @@ def plan_upload(
         size=size,
         sha256=sha256,
         message_id=headers.message_id,
-        file_name=file_name or f"{uuid.uuid4()}.eml",
     )
     return UploadPlan(headers=headers, selection=selection, request=request)
 

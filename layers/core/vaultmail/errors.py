@@ -134,3 +134,9 @@ class StorageError(VaultmailError):
 
     reason = "StorageError"
     transient = True
+
+
+class ReplayError(VaultmailError):
+    """``vaultmail replay``: SQS refused a call or a move task failed (exit 1)."""
+
+    reason = "ReplayError"
