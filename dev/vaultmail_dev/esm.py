@@ -76,14 +76,18 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {"Records": [lambda_record(m, queue_arn) for m in messages]}
 
 
-def receive(sqs: Any, url: str, *, count: int = 10, wait: int = 0) -> list[dict[str, Any]]:
+def receive(
+    sqs: Any, url: str, *, count: int = 10, wait: int = 0, visibility: int | None = None
+) -> list[dict[str, Any]]:
     """One ReceiveMessage call with what the event source asks for (all attributes)."""
+    extra = {} if visibility is None else {"VisibilityTimeout": visibility}
     answer = sqs.receive_message(
         QueueUrl=url,
         MaxNumberOfMessages=count,
         WaitTimeSeconds=wait,
         AttributeNames=["All"],
         MessageAttributeNames=["All"],
+        **extra,
     )
     return list(answer.get("Messages", []))
 
@@ -102,7 +106,7 @@ def failed_ids(answer: Any, batch: list[dict[str, Any]]) -> set[str] | None:
     items = answer.get("batchItemFailures")
     if items is None:
         return set()
-    ids = {m["messageId"] for m in batch}
+    ids = {m["MessageId"] for m in batch}
     failed: set[str] = set()
     for item in items:
         ident = item.get("itemIdentifier") if isinstance(item, dict) else None

@@ -716,3 +716,13 @@ def test_sam_build_output() -> None:
     for name in FUNCTIONS:
         assert built_template["Resources"][name]["Properties"]["CodeUri"] == name
     assert built_template["Resources"]["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
+
+
+def test_every_environment_variable_is_in_the_readme_settings_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    for name in FUNCTIONS:
+        env = set(props(name, transformed()["Resources"])["Environment"]["Variables"])
+        missing = {v for v in env if v not in documented and not v.startswith("POWERTOOLS_")}
+        assert missing == set(), (name, missing)

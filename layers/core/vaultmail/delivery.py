@@ -8,7 +8,7 @@ one failing mail never re-runs the others.
 
 A failed message is not retried here for long: its visibility timeout is set to the
 backoff of :mod:`vaultmail.backoff` (growing with ``ApproximateReceiveCount``, honouring
-Retry-After) with one ``ChangeMessageVisibilityBatch`` call, so the mail waits in the queue
+Retry-After) with ``ChangeMessageVisibility``, so the mail waits in the queue
 and holds no execution. Once the upload API has failed for one mail of a batch, the mails
 after it are not tried (``Deferred``): during an outage a batch costs one mail's attempts.
 """
@@ -110,13 +110,14 @@ def run(
 
 
 def delay_failed(sqs: Any, failed: list[tuple[SQSRecord, BaseException]], settings: Settings) -> None:
-    """Set each failed message's visibility timeout to its backoff (one call per queue and 10).
+    """Set each failed message's visibility timeout to its backoff (``ChangeMessageVisibility``).
 
-    Best effort: a message whose change fails comes back after the queue's own visibility
-    timeout, which is only later, never lost.
+    One call per message, not ChangeMessageVisibilityBatch: the same IAM action in AWS, but
+    the local stack's IAM check (moto) names the batch call by its own action. Best effort: a
+    message whose change fails comes back after the queue's own visibility timeout, which is
+    only later, never lost.
     """
-    by_queue: dict[str, list[dict[str, Any]]] = {}
-    for index, (record, exc) in enumerate(failed):
+    for record, exc in failed:
         try:
             url = queue_url(record.event_source_arn)
             count = int(record.attributes.approximate_receive_count or 1)
@@ -130,16 +131,9 @@ def delay_failed(sqs: Any, failed: list[tuple[SQSRecord, BaseException]], settin
             base=settings.queue_backoff_base,
             cap=settings.queue_backoff_cap,
         )
-        by_queue.setdefault(url, []).append(
-            {"Id": str(index), "ReceiptHandle": record.receipt_handle, "VisibilityTimeout": seconds}
-        )
-    for url, entries in by_queue.items():
-        for start in range(0, len(entries), 10):
-            chunk = entries[start : start + 10]
-            try:
-                answer = sqs.change_message_visibility_batch(QueueUrl=url, Entries=chunk)
-            except Exception as exc:  # botocore errors: the queue's own timeout applies
-                log.warning("could not delay %d failed message(s): %s", len(chunk), type(exc).__name__)
-                continue
-            for failure in answer.get("Failed") or []:
-                log.warning("could not delay a failed message: %s", failure.get("Code"))
+        try:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+            )
+        except Exception as error:  # botocore errors: the queue's own timeout applies
+            log.warning("could not delay a failed message: %s", type(error).__name__)
