@@ -153,7 +153,7 @@ def test_sqs_sns_sample(bucket: Any, emulator: Any) -> None:
 
 
 def test_sqs_s3_sample(bucket: Any, emulator: Any) -> None:
-    """The S3 uploader's SQS shape: the test event skipped, the notification and the bridged event archived."""
+    """The S3 uploader's SQS shape: the test event skipped, the notification and bridged event archived."""
     sample = event("sqs-s3-events.json")
     bodies = [json.loads(r["body"]) for r in sample["Records"]]
     put_record = with_object(bucket, bodies[1], mail("queued notification"))
