@@ -174,6 +174,7 @@ class Stats:
     running: int = 0
     peak_running: int = 0
     busy_seconds: float = 0.0
+    longest_seconds: float = 0.0  # the longest invocation
     answers: list[Any] = field(default_factory=list)
 
 
@@ -278,6 +279,7 @@ class EventSource:
         with self._lock:
             self.stats.running -= 1
             self.stats.busy_seconds += elapsed
+            self.stats.longest_seconds = max(self.stats.longest_seconds, elapsed)
             self.stats.errors += failed is None
             self.stats.deleted += len(done)
             self.stats.returned += len(batch) - len(done)
