@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_upload.py", "bench_handlers.py", "bench_scanner.py", "bench_headers.py"]
+BENCHES = ["bench_upload.py", "bench_handlers.py", "bench_scanner.py", "bench_headers.py", "bench_outage.py"]
 
 
 def main() -> int:

@@ -1,10 +1,14 @@
-"""Run the functions of the built stack the way Lambda does, with its asynchronous retries.
+"""Run the functions of the built stack the way Lambda does.
 
-``FunctionRunner`` keeps one warm worker process (``lambda_worker.py``) per function, on
-Python 3.13 with the function directory, the layer's ``python/`` and boto3 on its path and
-the template's environment. ``invoke_async`` behaves like an asynchronous invocation with
-the template's EventInvokeConfig: up to 1 + MaximumRetryAttempts tries, then the event and
-its error go to the OnFailure SQS destination, in Lambda's destination record format.
+``FunctionRunner`` keeps one warm worker process (``lambda_worker.py``, an execution
+environment) on Python 3.13 with the function directory, the layer's ``python/`` and boto3
+on its path and the template's environment. ``invoke_async`` behaves like an asynchronous
+invocation with the template's EventInvokeConfig: up to 1 + MaximumRetryAttempts tries, then
+the event and its error go to the OnFailure SQS destination, in Lambda's destination record
+format. ``RunnerPool`` is a function's set of execution environments: one per concurrent
+invocation, started on demand, at most the function's reserved concurrency (beyond it an
+invocation is throttled, ``TooManyRequestsException``, as Lambda does); it counts how many
+ran at once.
 """
 
 from __future__ import annotations
@@ -181,3 +185,74 @@ def destination_record(
         "responsePayload": {"errorType": error.get("errorType"), "errorMessage": error.get("errorMessage")},
     }
 
+
+class RunnerPool:
+    """The execution environments of one function: as many as invocations run at once."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        python: str,
+        deps_dir: Path,
+        sqs: Any = None,
+        log_file: Path | None = None,
+        *,
+        reserved: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.reserved = reserved
+        self._make = lambda: FunctionRunner(spec, python, deps_dir, sqs, log_file)
+        self._idle: list[FunctionRunner] = []
+        self._all: list[FunctionRunner] = []
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0  # the most invocations that ran at once
+        self.throttled = 0
+        self.invocations: list[Invocation] = []
+
+    def _take(self) -> FunctionRunner:
+        with self._lock:
+            if self.reserved is not None and self.running >= self.reserved:
+                self.throttled += 1
+                raise InvokeError(
+                    {
+                        "errorType": "TooManyRequestsException",
+                        "errorMessage": "Rate Exceeded (reserved concurrency)",
+                    }
+                )
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            if self._idle:
+                return self._idle.pop()
+            runner = self._make()
+            self._all.append(runner)
+            return runner
+
+    def _give(self, runner: FunctionRunner) -> None:
+        with self._lock:
+            self.running -= 1
+            self._idle.append(runner)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        runner = self._take()
+        try:
+            return runner.invoke(event)
+        finally:
+            self._give(runner)
+
+    def invoke_async(self, event: dict[str, Any], retry_delay: float = 0.0) -> Invocation:
+        runner = self._take()
+        try:
+            inv = runner.invoke_async(event, retry_delay)
+        finally:
+            self._give(runner)
+        self.invocations.append(inv)
+        return inv
+
+    @property
+    def environments(self) -> int:
+        return len(self._all)
+
+    def close(self) -> None:
+        for runner in self._all:
+            runner.close()

@@ -1,11 +1,13 @@
 """The whole application on local stand-ins: moto in server mode plus the Active Store emulator.
 
-``LocalStack`` reads template.yaml, creates what it declares in moto (mail bucket, topic,
-state table with its key schema and TTL, dead-letter queues, the API key secret, the SES
-identity), and delivers events the way AWS does: S3 notifications and SNS messages land in
-SQS queues in moto, are turned into the Lambda event shapes and invoke the built functions
-asynchronously (retries, then the OnFailure queue). The scanner runs on demand as if its
-schedule fired.
+``LocalStack`` reads template.yaml, creates what it declares in moto (mail bucket with its
+queue notifications, topic and its SQS subscriptions, state table with its key schema and TTL,
+queues with their visibility timeouts, retention and redrive policies, the API key secret, the
+SES identity), and delivers events the way AWS does: S3 notifications and SNS messages land in
+the template's SQS queues, and Lambda's SQS event source (:mod:`vaultmail_dev.esm`) polls them
+and invokes the built functions in batches, with partial batch responses and each source's
+``MaximumConcurrency``. ``time_scale`` runs moto's SQS clock that many times faster. The
+scanner runs on demand as if its schedule fired.
 
 Each function runs with the temporary credentials of a role made from its ``Policies`` in
 template.yaml, and moto checks IAM (see :mod:`vaultmail_dev.iam`): a call the template does not
@@ -19,21 +21,20 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
-from . import iam, sambuild
+from . import esm, iam, sambuild
+from .cfn import ACCOUNT, REGION, Resolver, load_template
 from .emulator import Emulator
-from .runner import FunctionRunner, FunctionSpec, Invocation
+from .runner import FunctionSpec, RunnerPool
 from .servers import aws_env, start_moto
 
 ROOT = sambuild.ROOT
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+__all__ = ["ACCOUNT", "REGION", "LocalStack", "Resolver", "load_template", "scheduled_event", "sns_event"]
 API_KEY = "local-demo-key"
 DOMAINS = ("acme.com", "example.org")
 
@@ -51,90 +52,6 @@ PARAMETERS = {
 }
 
 
-def load_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
-    from samcli.yamlhelper import yaml_parse
-
-    return yaml_parse(path.read_text())
-
-
-@dataclass
-class Resolver:
-    """Just enough CloudFormation intrinsics to read the template's environment."""
-
-    template: dict[str, Any]
-    parameters: dict[str, str]
-    physical: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {Ref, Arn, ...}
-
-    def param(self, name: str) -> str:
-        if name in self.parameters:
-            return self.parameters[name]
-        spec = self.template.get("Parameters", {}).get(name, {})
-        return str(spec.get("Default", ""))
-
-    def condition(self, name: str) -> bool:
-        return bool(self.value(self.template.get("Conditions", {})[name]))
-
-    def value(self, node: Any) -> Any:
-        if isinstance(node, list):  # a list loses its AWS::NoValue items, as in CloudFormation
-            return [v for v in (self.value(item) for item in node) if v is not None]
-        if not isinstance(node, dict):
-            return node
-        if len(node) != 1:
-            return {k: self.value(v) for k, v in node.items()}
-        ((fn, arg),) = node.items()
-        if fn == "Ref":
-            if arg == "AWS::Region":
-                return REGION
-            if arg == "AWS::AccountId":
-                return ACCOUNT
-            if arg == "AWS::StackName":
-                return "vaultmail-local"
-            if arg == "AWS::NoValue":
-                return None
-            if arg in self.physical:
-                return self.physical[arg]["Ref"]
-            return self.param(arg)
-        if fn == "Fn::GetAtt":
-            logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-            return self.physical.get(logical, {}).get(attr, "")
-        if fn == "Fn::If":
-            cond, yes, no = arg
-            return self.value(yes if self.condition(cond) else no)
-        if fn == "Fn::Equals":
-            return str(self.value(arg[0])) == str(self.value(arg[1]))
-        if fn == "Fn::Not":
-            return not self.value(arg[0])
-        if fn == "Fn::And":
-            return all(self.value(a) for a in arg)
-        if fn == "Fn::Or":
-            return any(self.value(a) for a in arg)
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::Join":
-            return str(arg[0]).join(str(self.value(v)) for v in self.value(arg[1]))
-        if fn == "Fn::Sub":
-            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            for key, val in extra.items():
-                text = text.replace("${" + key + "}", str(self.value(val)))
-            for name in list(self.template.get("Parameters", {})) + list(self.physical):
-                if "${" + name + "}" in text:
-                    text = text.replace("${" + name + "}", str(self.value({"Ref": name})))
-            for logical, attrs in self.physical.items():
-                for attr, val in attrs.items():
-                    text = text.replace("${" + logical + "." + attr + "}", str(val))
-            return (
-                text.replace("${AWS::Region}", REGION)
-                .replace("${AWS::AccountId}", ACCOUNT)
-                .replace("${AWS::Partition}", "aws")
-                .replace("${AWS::StackName}", "vaultmail-local")
-            )
-        if fn == "Fn::Select":
-            return self.value(arg[1])[int(arg[0])]
-        if fn == "Fn::Split":
-            return str(self.value(arg[1])).split(arg[0])
-        return {k: self.value(v) for k, v in node.items()}
-
-
 class LocalStack:
     """Start with ``with LocalStack() as stack:``; see ``make demo`` and tests/e2e."""
 
@@ -147,8 +64,14 @@ class LocalStack:
         slot_method: str = "POST",
         function_env: dict[str, str] | None = None,
         enforce_iam: bool = True,
+        time_scale: float = 1.0,
+        max_environments: int = 2,
     ) -> None:
-        """``enforce_iam``: functions get only their template role's rights, and moto checks them."""
+        """``enforce_iam``: functions get only their template role's rights, and moto checks them.
+        ``time_scale``: moto's SQS clock runs that many times faster (every queue duration of the
+        template shrinks by that factor; the functions' work does not). ``max_environments``:
+        execution environments (worker processes) per SQS event source at most, besides its
+        MaximumConcurrency (each one is a Python process)."""
         self.enforce_iam = enforce_iam
         self.workdir = workdir or ROOT / ".demo"
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +80,10 @@ class LocalStack:
         self.build = build
         self.slot_method = slot_method
         self.function_env = function_env or {}
-        self.runners: dict[str, FunctionRunner] = {}
+        self.time_scale = time_scale
+        self.max_environments = max_environments
+        self.runners: dict[str, RunnerPool] = {}
+        self.sources: dict[str, esm.EventSource] = {}
         self.names: dict[str, str] = {}
         self._closers: list[Any] = []
 
@@ -177,6 +103,12 @@ class LocalStack:
     def start(self) -> None:
         self.moto = start_moto()
         self._closers.append(self.moto.stop)
+        self.moto.reset()  # moto's backends are per process: nothing of an earlier stack
+        self.clock = time.time
+        if self.time_scale != 1.0:
+            scaled = esm.scale_sqs_time(self.time_scale)
+            self.clock = scaled.__enter__()
+            self._closers.append(lambda: scaled.__exit__(None, None, None))
         self.env = aws_env(self.moto.url)
         harness: tuple[str, str] | None = None
         if self.enforce_iam:  # before the check is on, moto accepts any key
@@ -207,11 +139,14 @@ class LocalStack:
         self.build = self.build or sambuild.prepare()
         self._create_resources()
         self._start_functions()
+        self._start_sources()
         if self.enforce_iam:
             previous = iam.set_enforcement(self.moto.url, 0)
             self._closers.append(lambda: iam.set_enforcement(self.moto.url, previous))
 
     def close(self) -> None:
+        for source in self.sources.values():
+            source.stop()
         for runner in self.runners.values():
             runner.close()
         while self._closers:
@@ -247,6 +182,20 @@ class LocalStack:
                 "QueueArn"
             ]
             physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+        for logical, res in self.resources("AWS::SQS::Queue").items():  # once every ARN is known
+            props = self.resolver.value(res.get("Properties") or {})
+            attributes = {
+                k: json.dumps(props[k]) if isinstance(props[k], dict) else str(props[k])
+                for k in (
+                    "VisibilityTimeout",
+                    "MessageRetentionPeriod",
+                    "MaximumMessageSize",
+                    "RedrivePolicy",
+                )
+                if k in props
+            }
+            if attributes:
+                sqs.set_queue_attributes(QueueUrl=physical[logical]["Ref"], Attributes=attributes)
         for logical in self.resources("AWS::SNS::Topic"):
             arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
             physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": f"vaultmail-{logical}"}
@@ -260,6 +209,34 @@ class LocalStack:
             if versioning.get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
             physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
+            queues = self.resolver.value(
+                ((res.get("Properties") or {}).get("NotificationConfiguration") or {}).get(
+                    "QueueConfigurations"
+                )
+            )
+            if queues:
+                s3.put_bucket_notification_configuration(
+                    Bucket=name,
+                    NotificationConfiguration={
+                        "QueueConfigurations": [
+                            {
+                                "QueueArn": q["Queue"],
+                                "Events": [q["Event"]],
+                                **({"Filter": q["Filter"]} if "Filter" in q else {}),
+                            }
+                            for q in queues
+                        ]
+                    },
+                )
+        for res in self.resources("AWS::SNS::Subscription").values():
+            props = self.resolver.value(res["Properties"])
+            raw = str(props.get("RawMessageDelivery", False)).lower()
+            sns.subscribe(
+                TopicArn=props["TopicArn"],
+                Protocol=props["Protocol"],
+                Endpoint=props["Endpoint"],
+                Attributes={"RawMessageDelivery": raw},
+            )
         for logical, res in self.resources("AWS::DynamoDB::Table").items():
             props = res["Properties"]
             name = f"vaultmail-{logical}"
@@ -284,35 +261,6 @@ class LocalStack:
                 "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}",
             }
         self.names = {k: v["Ref"] for k, v in physical.items()}
-        self._wire_events(s3, sns, sqs)
-
-    def _event_queue(self, sqs: Any, name: str) -> tuple[str, str]:
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return url, arn
-
-    def _wire_events(self, s3: Any, sns: Any, sqs: Any) -> None:
-        """Each function event of the template becomes an SQS queue that moto delivers to."""
-        self.routes: list[tuple[str, str, str]] = []  # (queue url, kind, function logical id)
-        for logical, fn in self.resources("AWS::Serverless::Function").items():
-            for name, ev in ((fn.get("Properties") or {}).get("Events") or {}).items():
-                props = ev.get("Properties") or {}
-                if ev["Type"] == "S3":
-                    bucket = self.resolver.value(props["Bucket"])
-                    url, arn = self._event_queue(sqs, f"local-{logical}-{name}")
-                    events = props["Events"] if isinstance(props["Events"], list) else [props["Events"]]
-                    s3.put_bucket_notification_configuration(
-                        Bucket=bucket,
-                        NotificationConfiguration={
-                            "QueueConfigurations": [{"QueueArn": arn, "Events": events}]
-                        },
-                    )
-                    self.routes.append((url, "s3", logical))
-                elif ev["Type"] == "SNS":
-                    topic = self.resolver.value(props["Topic"])
-                    url, arn = self._event_queue(sqs, f"local-{logical}-{name}")
-                    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-                    self.routes.append((url, "sns", logical))
 
     def _start_functions(self) -> None:
         assert self.build is not None
@@ -352,13 +300,46 @@ class LocalStack:
                 max_retries=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
                 dlq_url=self.names.get(dest_logical) if dest_logical else None,
             )
-            self.runners[logical] = FunctionRunner(
-                spec, self.build.python, self.build.deps_dir, sqs, log_file=self.workdir / f"{logical}.log"
+            reserved = props.get("ReservedConcurrentExecutions")
+            self.runners[logical] = RunnerPool(
+                spec,
+                self.build.python,
+                self.build.deps_dir,
+                sqs,
+                log_file=self.workdir / f"{logical}.log",
+                reserved=int(self.resolver.value(reserved)) if reserved is not None else None,
             )
+
+    def _start_sources(self) -> None:
+        """Each ``SQS`` event of a function becomes an event source polling its queue."""
+        for logical, fn in self.resources("AWS::Serverless::Function").items():
+            for name, ev in ((fn.get("Properties") or {}).get("Events") or {}).items():
+                if ev["Type"] != "SQS":
+                    continue
+                props = self.resolver.value(ev["Properties"])
+                queue = next(k for k, v in self.resolver.physical.items() if v.get("Arn") == props["Queue"])
+                cap = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                spec = esm.SourceSpec(
+                    function=logical,
+                    queue_url=self.names[queue],
+                    queue_arn=props["Queue"],
+                    batch_size=int(props.get("BatchSize", 10)),
+                    batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    max_concurrency=int(cap) if cap is not None else None,
+                    report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                )
+                source = esm.EventSource(
+                    spec,
+                    self.client("sqs"),
+                    self.runners[logical].invoke,
+                    clock=self.clock,
+                    workers=self.max_environments,
+                )
+                self.sources[f"{logical}.{name}"] = source.start()
 
     # -- names ------------------------------------------------------------------------
 
-    def function(self, kind: str) -> FunctionRunner:
+    def function(self, kind: str) -> RunnerPool:
         """The runner of the function whose code lives in functions/<kind>/."""
         for logical, fn in self.resources("AWS::Serverless::Function").items():
             if str(fn["Properties"]["CodeUri"]).rstrip("/").endswith(kind):
@@ -378,65 +359,78 @@ class LocalStack:
     def table(self) -> str:
         return self.names[next(iter(self.resources("AWS::DynamoDB::Table")))]
 
+    def source(self, kind: str) -> esm.EventSource:
+        """The SQS event source of the function whose code lives in functions/<kind>/."""
+        logical = self.function(kind).spec.logical_id
+        return next(s for s in self.sources.values() if s.spec.function == logical)
+
+    def queue(self, kind: str) -> str:
+        return self.source(kind).spec.queue_url
+
     def dlq(self, kind: str) -> str | None:
-        return self.function(kind).spec.dlq_url
+        """The dead-letter queue of the function's queue (its redrive policy)."""
+        arn = json.loads(
+            self.client("sqs").get_queue_attributes(
+                QueueUrl=self.queue(kind), AttributeNames=["RedrivePolicy"]
+            )["Attributes"]["RedrivePolicy"]
+        )["deadLetterTargetArn"]
+        return next(v["Ref"] for v in self.resolver.physical.values() if v.get("Arn") == arn)
 
     # -- delivery ---------------------------------------------------------------------
 
-    def pump(self, *, idle_rounds: int = 2, max_seconds: float = 120.0) -> list[Invocation]:
-        """Deliver queued S3/SNS events to the functions until the queues stay empty."""
-        sqs = self.client("sqs")
-        done: list[Invocation] = []
-        idle = 0
-        deadline = time.monotonic() + max_seconds
+    def waiting(self) -> int:
+        """Messages in the SQS-fed queues, visible or in flight (a backoff counts as in flight)."""
+        sqs, total = self.client("sqs"), 0
+        for source in self.sources.values():
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=source.spec.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            total += int(attrs["ApproximateNumberOfMessages"]) + int(
+                attrs["ApproximateNumberOfMessagesNotVisible"]
+            )
+        return total
+
+    def pump(self, *, max_seconds: float = 120.0, idle_rounds: int = 3) -> dict[str, esm.Stats]:
+        """Wait until the event sources have emptied their queues (archived, rejected or
+        dead-lettered) and are idle; the sources' counts, by ``function.event``."""
+        idle, deadline = 0, time.monotonic() + max_seconds
         while idle < idle_rounds and time.monotonic() < deadline:
-            delivered = 0
-            for url, kind, logical in self.routes:
-                for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                    "Messages", []
-                ):
-                    event = (s3_event if kind == "s3" else sns_event)(json.loads(msg["Body"]), msg)
-                    if event is not None:
-                        done.append(self.runners[logical].invoke_async(event))
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
-                    delivered += 1
-            idle = 0 if delivered else idle + 1
-            if not delivered:
-                time.sleep(0.2)
-        return done
+            time.sleep(0.1)
+            busy = self.waiting() or not all(s.idle() for s in self.sources.values())
+            idle = 0 if busy else idle + 1
+        return {name: source.stats for name, source in self.sources.items()}
 
     def run_scanner(self) -> Any:
         """As if the scanner's schedule fired (synchronously, to return its stats)."""
         return self.function("oversize_scanner").invoke(scheduled_event())
 
-    def dlq_records(self, kind: str, *, delete: bool = False) -> list[dict[str, Any]]:
-        """Every record in a function's dead-letter queue (left there unless ``delete``)."""
+    def dlq_records(self, kind: str, *, delete: bool = False) -> list[Any]:
+        """The bodies of the messages in a function's dead-letter queue (left there unless
+        ``delete``). Received with a zero visibility timeout, so nothing is hidden afterwards."""
         sqs, url = self.client("sqs"), self.dlq(kind)
-        records: list[dict[str, Any]] = []
-        handles: list[str] = []
+        seen: dict[str, Any] = {}
         while url:
-            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-            if not msgs.get("Messages"):
+            fresh = [m for m in esm.receive(sqs, url, visibility=0) if m["MessageId"] not in seen]
+            if not fresh:
                 break
-            for msg in msgs["Messages"]:
-                records.append(json.loads(msg["Body"]))
-                handles.append(msg["ReceiptHandle"])
-        for handle in handles:
-            if delete:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
-            else:  # visible again, as if nobody had looked
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return records
+            for msg in fresh:
+                seen[msg["MessageId"]] = esm.body_of(msg)
+                if delete:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+        return list(seen.values())
 
-    def replay_dlq(self, kind: str) -> list[Invocation]:
-        """What an operator does after an outage: ``vaultmail replay``'s code, with Lambda local."""
-        from vaultmail.replay import replay
-
-        runner = self.function(kind)
-        assert runner.spec.dlq_url is not None
-        local_lambda = LocalLambda(runner)
-        list(replay(self.client("sqs"), local_lambda, runner.spec.dlq_url, runner.spec.logical_id))
-        return local_lambda.invocations
+    def redrive(self, kind: str) -> int:
+        """What an operator does after an outage longer than the queue's tolerance: move the
+        dead-letter queue's messages back to the function's queue (``StartMessageMoveTask``
+        in AWS, which moto 5.2 lacks: the same move, message by message). Returns the count."""
+        sqs, source, moved = self.client("sqs"), self.dlq(kind), 0
+        while source and (msgs := esm.receive(sqs, source)):
+            for msg in msgs:
+                sqs.send_message(QueueUrl=self.queue(kind), MessageBody=msg["Body"])
+                sqs.delete_message(QueueUrl=source, ReceiptHandle=msg["ReceiptHandle"])
+                moved += 1
+        return moved
 
     def fetch(self, url: str, *, timeout: float = 60.0) -> requests.Response:
         """GET a presigned link (moto cannot check presigned URLs under IAM: see vaultmail_dev.iam)."""
@@ -465,26 +459,6 @@ def _restore_environ(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-class LocalLambda:
-    """The one Lambda API call ``vaultmail replay`` makes, served by a local runner."""
-
-    def __init__(self, runner: FunctionRunner) -> None:
-        self.runner = runner
-        self.invocations: list[Invocation] = []
-
-    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
-        assert InvocationType == "Event" and FunctionName == self.runner.spec.logical_id
-        self.invocations.append(self.runner.invoke_async(json.loads(Payload)))
-        return {"StatusCode": 202}
-
-
-def s3_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any] | None:
-    """An S3 notification from SQS is the Lambda S3 event already; moto's TestEvent is dropped."""
-    if body.get("Event") == "s3:TestEvent" or "Records" not in body:
-        return None
-    return body
 
 
 def sns_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
@@ -527,4 +501,3 @@ def scheduled_event() -> dict[str, Any]:
         "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultmail-scan"],
         "detail": {},
     }
-

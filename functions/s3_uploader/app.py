@@ -1,7 +1,14 @@
-"""S3 uploader: archive mail objects from S3 notifications, EventBridge, or S3 Batch Operations."""
+"""S3 uploader: archive mail objects from S3 notifications, EventBridge, or S3 Batch Operations.
+
+The mail bucket's notifications and the external bucket's EventBridge events reach this
+function through an SQS queue (each message body a notification, an EventBridge event or
+S3's test event); S3 Batch Operations invoke it directly, and direct S3 or EventBridge
+events (``sam local invoke``) work too.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -13,9 +20,10 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
 )
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultmail import runtime
+from vaultmail import delivery, runtime
 from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Job, is_ses_setup_key
 from vaultmail.s3 import ObjectRef
@@ -74,6 +82,9 @@ def _record_job(raw: dict[str, Any]) -> Job | None:
 def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
     """Each record on its own: a malformed one is rejected for good, the others are archived."""
     parts: list[tuple[str, Any, Callable[[Any], Job | None]]]
+    if event.get("Event") == "s3:TestEvent":  # what S3 sends when a notification is configured
+        logger.info("skipped: s3:TestEvent")
+        return []
     if "detail-type" in event:
         parts = [("eventbridge", event, _bridged_job)]
     elif isinstance(event.get("Records"), list):
@@ -148,13 +159,24 @@ def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return response.asdict()
 
 
+def _queued(record: SQSRecord) -> None:
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        problem = InvalidEvent("a queued message that is not an S3 or EventBridge event")
+        runtime.reject(f"sqs:{record.message_id}", problem, what=record.body)
+        return
+    _notifications(body)
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "invocationSchemaVersion" in event:
         return _batch(event, context)
     runtime.start(context)
-    if event.get("Event") == "s3:TestEvent":
-        logger.info("skipped: s3:TestEvent")
-        return {"results": []}
+    if delivery.is_sqs(event):
+        return runtime.run_queued(event, context, _queued)
     return {"results": _notifications(event)}

@@ -1,50 +1,70 @@
-"""SNS uploader: archive the mail carried by (or pointed to by) each SNS message."""
+"""SNS uploader: archive the mail carried by (or pointed to by) each SNS message.
+
+The mail topic delivers to an SQS queue that feeds this function (each message body an SNS
+notification, the envelope kept); a direct SNS event (``sam local invoke``) works too.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import SNSEvent, event_source
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.data_classes.sns_event import SNSMessage
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultmail import runtime
+from vaultmail import delivery, runtime
 from vaultmail.errors import InvalidEvent
 from vaultmail.jobs import Skip, from_sns_message
 
 logger, metrics = runtime.logger, runtime.metrics
 
 
+def _archive(sns: Any, where: str) -> dict[str, Any]:
+    """One SNS notification (a record's ``Sns``, or a queued message's body); transient errors raise."""
+    origin = f"sns-event:{where}"
+    logger.remove_keys(["sns_message_id"])
+    try:
+        message = SNSMessage(sns)
+        origin = f"sns:{message.message_id}"
+        logger.append_keys(sns_message_id=message.message_id)
+        job = from_sns_message(
+            message.message, message_id=message.message_id, attributes=sns.get("MessageAttributes") or {}
+        )
+    except (KeyError, TypeError, AttributeError) as exc:  # the data classes, on a malformed record
+        job = InvalidEvent(f"{where} is not an SNS notification ({type(exc).__name__} {exc})")
+    except InvalidEvent as exc:
+        job = exc
+    if isinstance(job, InvalidEvent):  # permanent: recorded once (log, metric), never retried
+        return runtime.reject(origin, job, what=sns)
+    if isinstance(job, Skip):
+        logger.info("skipped", extra={"why": job.why})
+        return {"origin": job.origin, "status": "skipped", "message": job.why}
+    return runtime.process(job).as_dict()
+
+
+def _queued(record: SQSRecord) -> None:
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("Type") != "Notification":
+        problem = InvalidEvent("a queued message that is not an SNS notification (raw delivery is off)")
+        runtime.reject(f"sqs:{record.message_id}", problem, what=record.body)
+        return
+    _archive(body, f"sqs {record.message_id}")
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=SNSEvent)
-def lambda_handler(event: SNSEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime.start(context)
+    if delivery.is_sqs(event):
+        return runtime.run_queued(event, context, _queued)
     if not isinstance(event.get("Records"), list):
         problem = InvalidEvent("not an SNS event; nothing to archive")
-        return {"results": [runtime.reject("sns-event", problem, what=event.raw_event)]}
-    results: list[dict[str, Any]] = []
-    for i, record in enumerate(event.records):  # each record on its own: a bad one blocks no other
-        origin = f"sns-event:record {i}"
-        logger.remove_keys(["sns_message_id"])
-        try:
-            message = record.sns
-            origin = f"sns:{message.message_id}"
-            logger.append_keys(sns_message_id=message.message_id)
-            job = from_sns_message(
-                message.message,
-                message_id=message.message_id,
-                attributes=message.raw_event.get("MessageAttributes") or {},
-            )
-        except (KeyError, TypeError, AttributeError) as exc:  # the data classes, on a malformed record
-            job = InvalidEvent(f"record {i} is not an SNS notification ({type(exc).__name__} {exc})")
-        except InvalidEvent as exc:
-            job = exc
-        if isinstance(job, InvalidEvent):  # permanent: recorded once (log, metric), never retried
-            results.append(runtime.reject(origin, job, what=record.raw_event))
-            continue
-        if isinstance(job, Skip):
-            logger.info("skipped", extra={"why": job.why})
-            results.append({"origin": job.origin, "status": "skipped", "message": job.why})
-            continue
-        results.append(runtime.process(job).as_dict())  # transient errors raise: Lambda retries
+        return {"results": [runtime.reject("sns-event", problem, what=event)]}
+    records = SNSEvent(event).records  # each record on its own: a bad one blocks no other
+    results = [_archive(r.raw_event.get("Sns") or r.raw_event, f"record {i}") for i, r in enumerate(records)]
     return {"results": results}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ def stored_once(stack: LocalStack) -> list[dict[str, Any]]:
 def test_demo_scenario(stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every SNS format and S3 drop of `make demo`, the scanner twice, and the report's checks."""
     expects = demo.publish_all(stack, tmp_path)
-    invocations = stack.pump()
-    assert all(not inv.dead_lettered for inv in invocations)
+    stats = stack.pump()
+    assert sum(s.returned for s in stats.values()) == 0  # nothing had to wait
+    assert stack.waiting() == 0
     first = stack.run_scanner()
     second = stack.run_scanner()
     assert first["notified"] == 2 and second["notified"] == 0
@@ -42,71 +44,66 @@ def test_demo_scenario(stack: LocalStack, tmp_path: Path, capsys: pytest.Capture
     assert len(stored_once(stack)) == sum(1 for e in expects if not e.rejected)
 
 
-def test_api_outage_mid_batch_then_dlq_replay(stack: LocalStack) -> None:
-    s3 = stack.client("s3")
-    sent = 6
-    # Two mails go through, then the API answers 503 long enough that the next events exhaust
-    # Lambda's three attempts (x2 client attempts each) and land in the dead-letter queue.
-    for i in range(2):
-        s3.put_object(Bucket=stack.bucket(), Key=f"outage/before-{i}.eml", Body=mail(f"before {i}"))
-    stack.pump()
-    stack.emulator.add_faults([{"target": "uploads", "status": 503, "times": 1000}])
-    for i in range(sent - 2):
-        s3.put_object(Bucket=stack.bucket(), Key=f"outage/during-{i}.eml", Body=mail(f"during {i}"))
-    invocations = stack.pump()
-    assert all(inv.dead_lettered and inv.attempts == 3 for inv in invocations)
-    dead = stack.dlq_records("s3_uploader")
-    assert len(dead) == sent - 2
-    assert all(d["requestContext"]["condition"] == "RetriesExhausted" for d in dead)
-    assert all(d["requestPayload"]["Records"][0]["s3"]["object"]["key"].startswith("outage") for d in dead)
-    stack.emulator.clear_faults()
-    replayed = stack.replay_dlq("s3_uploader")
-    assert len(replayed) == sent - 2 and not any(inv.dead_lettered for inv in replayed)
-    assert stack.dlq_records("s3_uploader") == []
-    assert len(stored_once(stack)) == sent
-    # replaying again (an operator double-click) uploads nothing twice
-    for inv in replayed:
-        stack.function("s3_uploader").invoke_async(inv.event)
-    assert len(stored_once(stack)) == sent
-    assert all(r["requests"] == 1 for r in stack.emulator.records())
-
-
-def test_duplicate_sns_deliveries(stack: LocalStack) -> None:
-    sns = stack.client("sns")
+def test_duplicate_deliveries_through_the_queue(stack: LocalStack) -> None:
+    """SNS and SQS deliver at least once: the same SNS envelope queued three times uploads once."""
+    sqs, sns = stack.client("sqs"), stack.client("sns")
     sns.publish(TopicArn=stack.topic(), Message=json.dumps({"mail": mail("dup sns").decode()}))
-    (inv,) = stack.pump()
-    for _ in range(2):  # SNS delivers at least once: the same event again
-        stack.function("sns_uploader").invoke_async(inv.event)
-    (record,) = stored_once(stack)
-    assert record["requests"] == 1
+    stack.pump()
+    assert len(stored_once(stack)) == 1
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "dup-0001",
+        "TopicArn": stack.topic(),
+        "Message": mail("dup again").decode(),
+        "Timestamp": "2026-12-01T00:00:00.000Z",
+        "MessageAttributes": {},
+    }
+    for _ in range(3):
+        sqs.send_message(QueueUrl=stack.queue("sns_uploader"), MessageBody=json.dumps(envelope))
+    stack.pump()
+    records = stored_once(stack)
+    assert len(records) == 2 and all(r["requests"] == 1 for r in records)
 
 
-def test_wrong_event_is_not_retried(stack: LocalStack) -> None:
+def test_wrong_events_are_not_retried(stack: LocalStack) -> None:
     inv = stack.function("s3_uploader").invoke_async({"hello": "world"})
-    assert inv.attempts == 1 and not inv.dead_lettered
+    assert inv.attempts == 1
     inv = stack.function("sns_uploader").invoke_async(
         {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "m", "Message": "{broken"}}]}
     )
     assert inv.attempts == 1 and inv.result["results"][0]["reason"] == "InvalidEvent"
+    sqs = stack.client("sqs")  # through the queues: acknowledged (deleted), not retried
+    for kind in ("s3_uploader", "sns_uploader"):
+        sqs.send_message(QueueUrl=stack.queue(kind), MessageBody="not an event")
+    stack.pump()
+    assert stack.waiting() == 0
+    assert stack.dlq_records("s3_uploader") == [] and stack.dlq_records("sns_uploader") == []
 
 
 def test_the_functions_have_only_their_template_roles(stack: LocalStack) -> None:
     """moto checks IAM: a mail in a bucket the S3 uploader's role does not name is refused, and the
-    refusal is transient (retried, then dead-lettered whole), never a dropped mail."""
+    refusal is transient (its message goes back to the queue to wait), never a dropped mail."""
     foreign = "vaultmail-local-not-in-the-template"
-    s3 = stack.client("s3")
+    s3, sqs = stack.client("s3"), stack.client("sqs")
     s3.create_bucket(Bucket=foreign)
     s3.put_object(Bucket=foreign, Key="inbox/denied.eml", Body=mail("denied by IAM"))
     event = json.loads((ROOT / "events" / "s3-put.json").read_text())
     event["Records"][0]["s3"]["bucket"] |= {"name": foreign, "arn": f"arn:aws:s3:::{foreign}"}
     event["Records"][0]["s3"]["object"] = {"key": "inbox/denied.eml", "size": 1}
-    inv = stack.function("s3_uploader").invoke_async(event)
-    assert inv.attempts == 3 and inv.dead_lettered
+    inv = stack.function("s3_uploader").invoke_async(event)  # directly: raised, so retried
+    assert inv.attempts == 3
     assert all("AccessDenied" in e for e in inv.errors), inv.errors
-    (dead,) = stack.dlq_records("s3_uploader", delete=True)
-    assert dead["requestPayload"] == event
+    source = stack.source("s3_uploader")
+    returned = source.stats.returned
+    sqs.send_message(QueueUrl=stack.queue("s3_uploader"), MessageBody=json.dumps(event))
+    for _ in range(200):  # one delivery: the message goes back to its queue, with its backoff
+        if source.stats.returned > returned:
+            break
+        time.sleep(0.05)
+    assert source.stats.returned == returned + 1 and stack.waiting() == 1
+    sqs.purge_queue(QueueUrl=stack.queue("s3_uploader"))
     assert stack.emulator.records() == []
     # the same mail in the stack's bucket, which the role names, is archived
     s3.put_object(Bucket=stack.bucket(), Key="inbox/allowed.eml", Body=mail("allowed by IAM"))
-    (ok,) = stack.pump()
-    assert not ok.dead_lettered and len(stored_once(stack)) == 1
+    stack.pump()
+    assert len(stored_once(stack)) == 1

@@ -140,3 +140,28 @@ def test_s3_batch_samples(bucket: Any, emulator: Any, name: str) -> None:
     # 2.0 names a vault in userArguments (-r); 1.0 has none and the mail has no primary recipient
     assert result["resultCode"] == ("Succeeded" if name.endswith("2.0.json") else "PermanentFailure")
     assert result["taskId"] == task["taskId"]
+
+
+def test_sqs_sns_sample(bucket: Any, emulator: Any) -> None:
+    """The SNS uploader's SQS shape: both envelopes archived, the second with its -r attributes."""
+    sample = event("sqs-sns-notifications.json")
+    assert SNS_APP.lambda_handler(sample, FakeContext()) == {"batchItemFailures": []}
+    # the same mail twice (the samples share it): two slot requests, one upload id (Idempotency-Key)
+    (record,) = emulator.records()
+    assert record["requests"] == 2
+    assert sorted(record["vaults"]) == ["amit@acme.com", "hr@acme.com", "legal@acme.com", "ops@acme.com"]
+
+
+def test_sqs_s3_sample(bucket: Any, emulator: Any) -> None:
+    """The S3 uploader's SQS shape: the test event skipped, the notification and bridged event archived."""
+    sample = event("sqs-s3-events.json")
+    bodies = [json.loads(r["body"]) for r in sample["Records"]]
+    put_record = with_object(bucket, bodies[1], mail("queued notification"))
+    detail = bodies[2]["detail"]
+    answer = put(bucket, detail["object"]["key"], mail("queued bridged"))
+    detail["object"].update(etag=answer["ETag"].strip('"'), **{"version-id": answer["VersionId"]})
+    detail["bucket"]["name"] = BUCKET
+    sample["Records"][1]["body"] = json.dumps(put_record)
+    sample["Records"][2]["body"] = json.dumps(bodies[2])
+    assert S3_APP.lambda_handler(sample, FakeContext()) == {"batchItemFailures": []}
+    assert len(emulator.records()) == 2

@@ -216,32 +216,52 @@ def test_one_state_table_with_the_idempotency_schema() -> None:
 # ---- nothing lost ----------------------------------------------------------------------------
 
 
-def test_uploaders_retry_twice_then_dead_letter_whole_events_with_an_alarm() -> None:
+QUEUES = {"SnsUploaderFunction": "SnsUploaderQueue", "S3UploaderFunction": "S3UploaderQueue"}
+
+
+def _getatt(ref: Any) -> str:
+    return str(ref["Fn::GetAtt"][0])
+
+
+def test_uploaders_are_fed_by_queues_that_dead_letter_with_an_alarm() -> None:
     out = transformed()["Resources"]
-    configs = {
-        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
-        for c in of_type("AWS::Lambda::EventInvokeConfig", out).values()
-    }
     alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values()]
-    for name in UPLOADERS:
-        cfg = configs[name]
-        assert cfg["MaximumRetryAttempts"] == 2 and 0 < cfg["MaximumEventAgeInSeconds"] <= 21600
-        queue = cfg["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    mappings = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+        for m in of_type("AWS::Lambda::EventSourceMapping", out).values()
+    }
+    for name, queue in QUEUES.items():
+        esm = mappings[name]
+        assert _getatt(esm["EventSourceArn"]) == queue
+        assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # partial batch responses
+        assert esm["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ApiConcurrency"}}
         q = RESOURCES[queue]
-        assert q["Type"] == "AWS::SQS::Queue", name
-        assert q["Properties"]["MessageRetentionPeriod"] == 1209600  # 14 days
-        assert q["Properties"]["SqsManagedSseEnabled"] is True
-        assert q["DeletionPolicy"] == "Retain"
-        # SAM grants the destination itself: exactly sqs:SendMessage on that queue
-        sends = [s for s in role_statements(name) if "sqs:SendMessage" in listify(s["Action"])]
-        assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue, "Arn"]}], name
-        (alarm,) = [a for a in alarms if a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}]
-        assert alarm["Namespace"] == "AWS/SQS"
-        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert q["DeletionPolicy"] == "Retain" and q["Properties"]["SqsManagedSseEnabled"] is True
+        assert (
+            "KmsMasterKeyId" not in q["Properties"]
+        )  # never alias/aws/sqs: SNS, S3, EventBridge could not send
+        dlq = _getatt(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        d = RESOURCES[dlq]
+        assert d["Properties"]["MessageRetentionPeriod"] == 1209600  # 14 days
+        assert d["Properties"]["SqsManagedSseEnabled"] is True and d["DeletionPolicy"] == "Retain"
+        (alarm,) = [a for a in alarms if a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq, "QueueName"]}]
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 0
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-    scanner = configs[SCANNER]
-    assert scanner["MaximumRetryAttempts"] == 0 and not scanner.get("DestinationConfig")
+        assert "start-message-move-task" in alarm["AlarmDescription"]
+        (waiting,) = [
+            a for a in alarms if a["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+        ]
+        assert waiting["MetricName"] == "ApproximateAgeOfOldestMessage"
+        # only its own queue's messages are delayed by the function (the backoff)
+        (change,) = [
+            s for s in role_statements(name) if "sqs:ChangeMessageVisibility" in listify(s["Action"])
+        ]
+        assert change["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
+        # no asynchronous invocation config: nothing invokes the uploaders asynchronously any more
+        assert not any(
+            c["Properties"]["FunctionName"] == {"Ref": name}
+            for c in of_type("AWS::Lambda::EventInvokeConfig", out).values()
+        )
 
 
 def test_every_way_to_lose_or_stall_work_has_an_alarm() -> None:
@@ -258,8 +278,13 @@ def test_every_way_to_lose_or_stall_work_has_an_alarm() -> None:
         assert found["Threshold"] == 0 and found["ComparisonOperator"] == "GreaterThanThreshold"
         return found
 
-    for name in UPLOADERS:  # Lambda drops the events it cannot write to the dead-letter queue
-        alarm_on("AWS/Lambda", "DestinationDeliveryFailures", {"Ref": name})
+    # a delivery that reached neither the queue nor its dead-letter queue
+    alarm_on(
+        "AWS/SNS", "NumberOfNotificationsFailedToRedriveToDlq", {"Fn::GetAtt": ["MailTopic", "TopicName"]}
+    )
+    bridged = alarm_on("AWS/Events", "InvocationsFailedToBeSentToDlq", {"Ref": "ExternalMailRule"})
+    assert RESOURCES["ExternalMailRuleDeliveryFailureAlarm"]["Condition"] == "HasExternalBucket"
+    assert bridged["Statistic"] == "Sum"
     alarm_on("AWS/Lambda", "Errors", {"Ref": SCANNER})
     powertools = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     namespace, service = powertools["POWERTOOLS_METRICS_NAMESPACE"], powertools["POWERTOOLS_SERVICE_NAME"]
@@ -270,15 +295,47 @@ def test_every_way_to_lose_or_stall_work_has_an_alarm() -> None:
     assert '"NoticesFailed"' in (ROOT / "functions" / "oversize_scanner" / "app.py").read_text()
 
 
-def test_events_topic_bucket_and_schedule() -> None:
-    (sns,) = props("SnsUploaderFunction")["Events"].values()
-    (s3,) = props("S3UploaderFunction")["Events"].values()
+def test_topic_and_buckets_deliver_to_the_queues_and_may() -> None:
+    sub = props("MailTopicSubscription")
+    assert sub["Protocol"] == "sqs" and sub["TopicArn"] == {"Ref": "MailTopic"}
+    assert _getatt(sub["Endpoint"]) == "SnsUploaderQueue"
+    # the envelope is kept: its MessageId keys the idempotency records (and 256 KB fits SQS's 1 MiB)
+    assert sub["RawMessageDelivery"] is False
+    assert _getatt(sub["RedrivePolicy"]["deadLetterTargetArn"]) == "SnsUploaderDlq"
+    for queue in ("SnsUploaderQueue", "SnsUploaderDlq", "S3UploaderQueue", "S3UploaderDlq"):
+        assert props(queue)["MaximumMessageSize"] == 1048576
+    (notification,) = props("MailBucket")["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification == {
+        "Event": "s3:ObjectCreated:*",
+        "Queue": {"Fn::GetAtt": ["S3UploaderQueue", "Arn"]},
+    }
+    assert "Filter" not in notification  # every object: the handler skips folder markers
+    assert RESOURCES["MailBucket"]["DependsOn"] == "S3UploaderQueuePolicy"  # S3 checks it may send
+
+    def senders(policy: str) -> dict[str, dict[str, Any]]:
+        p = props(policy)
+        resolved = Resolver(TEMPLATE, {"ExternalMailBucketName": "ext"}).value(p["PolicyDocument"])
+        return {s["Principal"]["Service"]: s for s in resolved["Statement"]}
+
+    sns = senders("SnsUploaderQueuePolicy")["sns.amazonaws.com"]
+    assert props("SnsUploaderQueuePolicy")["PolicyDocument"]["Statement"][0]["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Ref": "MailTopic"}}
+    }
+    s3 = senders("S3UploaderQueuePolicy")
+    assert s3["s3.amazonaws.com"]["Condition"]["ArnEquals"]["aws:SourceArn"] == (
+        "arn:aws:s3:::vaultmail-local-mail-123456789012-us-east-1"
+    )
+    assert s3["s3.amazonaws.com"]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert set(s3) == {"s3.amazonaws.com", "events.amazonaws.com"}  # EventBridge with an external bucket
+    for statement in [sns, *s3.values()]:
+        assert statement["Action"] == "sqs:SendMessage" and statement["Effect"] == "Allow"
+
+
+def test_events_queues_and_schedule() -> None:
+    for name, queue in QUEUES.items():
+        (event,) = props(name)["Events"].values()
+        assert event["Type"] == "SQS" and _getatt(event["Properties"]["Queue"]) == queue
     (scan,) = props(SCANNER)["Events"].values()
-    assert sns == {"Type": "SNS", "Properties": {"Topic": {"Ref": "MailTopic"}}}
-    assert s3["Type"] == "S3"
-    assert s3["Properties"]["Bucket"] == {"Ref": "MailBucket"}
-    assert s3["Properties"]["Events"] in ("s3:ObjectCreated:*", ["s3:ObjectCreated:*"])
-    assert "Filter" not in s3["Properties"]  # every object: the handler skips folder markers
     assert scan["Type"] in ("Schedule", "ScheduleV2")
     assert scan["Properties"]["ScheduleExpression"] == {"Ref": "ScanSchedule"}
     assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 hour)"
@@ -286,6 +343,20 @@ def test_events_topic_bucket_and_schedule() -> None:
     assert "Name" not in schedule["Properties"]  # generated: two stacks in one region do not collide
     assert schedule["Properties"]["State"] == {"Ref": "ScanScheduleState"}
     assert PARAMETERS["ScanScheduleState"]["Default"] == "ENABLED"
+
+
+def test_one_cap_on_the_executions_that_talk_to_the_api() -> None:
+    cap = PARAMETERS["ApiConcurrency"]
+    assert cap["Type"] == "Number" and cap["Default"] == 10
+    assert min(cap["AllowedValues"]) >= 2  # SQS event sources' MaximumConcurrency is 2..1000
+    assert max(cap["AllowedValues"]) <= 1000
+    reserved = props("S3UploaderFunction")["ReservedConcurrentExecutions"]
+    assert reserved == {"Fn::FindInMap": ["Concurrency", {"Ref": "ApiConcurrency"}, "S3UploaderReserved"]}
+    table = TEMPLATE["Mappings"]["Concurrency"]
+    # every allowed value has its row: the queue's share plus as many for S3 Batch Operations
+    assert {int(k): v["S3UploaderReserved"] for k, v in table.items()} == {
+        v: 2 * v for v in cap["AllowedValues"]
+    }
 
 
 def test_external_bucket_reaches_the_s3_uploader_through_eventbridge() -> None:
@@ -296,9 +367,28 @@ def test_external_bucket_reaches_the_s3_uploader_through_eventbridge() -> None:
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [{"Ref": "ExternalMailBucketName"}]
     (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": ["S3UploaderFunction", "Arn"]}
-    permission = RESOURCES["ExternalMailRulePermission"]["Properties"]
-    assert permission["Principal"] == "events.amazonaws.com"
+    assert target["Arn"] == {"Fn::GetAtt": ["S3UploaderQueue", "Arn"]}
+    assert _getatt(target["DeadLetterConfig"]["Arn"]) == "S3UploaderDlq"
+    assert not of_type("AWS::Lambda::Permission")  # nothing invokes the uploaders but their queues
+
+
+def test_every_policy_document_names_its_version() -> None:
+    def documents(node: Any) -> list[Any]:
+        found = []
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("PolicyDocument", "KeyPolicy", "AssumeRolePolicyDocument"):
+                    found.append(value)
+                found += documents(value)
+        elif isinstance(node, list):
+            for value in node:
+                found += documents(value)
+        return found
+
+    # the scanner's section is not checked here (its schedule role is SAM's own)
+    docs = documents({k: v for k, v in transformed()["Resources"].items() if not k.startswith(SCANNER)})
+    assert len(docs) > 10
+    assert all(isinstance(d, dict) and d.get("Version") == "2012-10-17" for d in docs), docs
 
 
 def test_batch_operations_role_invokes_only_the_s3_uploader() -> None:
@@ -397,13 +487,13 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
-        "sqs:SendMessage",
+        "sqs:ChangeMessageVisibility",  # plus the managed AWSLambdaSQSQueueExecutionRole (polling)
     }
     s3 = actions_of("S3UploaderFunction")
     assert s3 == table | {
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
-        "sqs:SendMessage",
+        "sqs:ChangeMessageVisibility",
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
@@ -548,9 +638,15 @@ def test_outputs() -> None:
         "MailTopicArn",
         "MailBucketName",
         "StateTableName",
+        "SnsUploaderQueueUrl",
+        "SnsUploaderQueueArn",
         "SnsUploaderDlqUrl",
+        "SnsUploaderDlqArn",
         "SnsUploaderDlqName",
+        "S3UploaderQueueUrl",
+        "S3UploaderQueueArn",
         "S3UploaderDlqUrl",
+        "S3UploaderDlqArn",
         "S3UploaderDlqName",
         "SnsUploaderFunctionName",
         "SnsUploaderFunctionArn",
@@ -620,3 +716,13 @@ def test_sam_build_output() -> None:
     for name in FUNCTIONS:
         assert built_template["Resources"][name]["Properties"]["CodeUri"] == name
     assert built_template["Resources"]["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
+
+
+def test_every_environment_variable_is_in_the_readme_settings_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    for name in FUNCTIONS:
+        env = set(props(name, transformed()["Resources"])["Environment"]["Variables"])
+        missing = {v for v in env if v not in documented and not v.startswith("POWERTOOLS_")}
+        assert missing == set(), (name, missing)

@@ -200,3 +200,21 @@ def test_timeouts_never_outlast_the_deadline() -> None:
     with pytest.raises(UploadFailed, match="no time left"):
         UploadClient(BASE, "k", time_left=lambda: -1.0).request_slot(REQUEST)
     assert UploadClient(BASE, "k", time_left=lambda: None)._timeouts() == (5.0, 60.0)
+
+
+@responses.activate
+def test_a_budget_narrows_the_retries_and_hands_a_long_retry_after_to_the_caller(
+    client: UploadClient, sleeps: list[float]
+) -> None:
+    """A queued mail: two attempts, short waits; a Retry-After longer than max_wait is not slept."""
+    responses.post(BASE + "/v1/uploads", status=429, headers={"Retry-After": "300"})
+    with client.budget(max_attempts=2, max_wait=2.0, backoff_cap=1.0), pytest.raises(UploadFailed) as caught:
+        client.request_slot(REQUEST)
+    assert caught.value.retry_after == 300 and caught.value.transient
+    assert sleeps == [] and client.attempts["slot request"] == 1
+    for _ in range(3):
+        responses.post(BASE + "/v1/uploads", status=503)
+    with client.budget(max_attempts=2, max_wait=2.0, backoff_cap=1.0), pytest.raises(UploadFailed):
+        client.request_slot(REQUEST)
+    assert sleeps == [0.5] and client.attempts["slot request"] == 3  # 1 + 2 attempts
+    assert (client.max_attempts, client.max_wait, client.backoff_cap) == (4, None, 20.0)  # restored

@@ -8,10 +8,11 @@ is sent in a header and never logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import requests
@@ -42,6 +43,7 @@ class UploadClient:
         max_attempts: int = 5,
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
+        max_wait: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         time_left: Callable[[], float | None] | None = None,
@@ -49,7 +51,10 @@ class UploadClient:
         """``time_left``: seconds the client may still use, or None for no limit (a Lambda's
         deadline, less what the caller needs after the upload). No retry is started that could
         not finish in time, and no wait outlasts it: the failure is then an ``UploadFailed``
-        (transient: the event is retried later) instead of the invocation timing out."""
+        (transient: the event is retried later) instead of the invocation timing out.
+        ``max_wait``: the longest ``Retry-After`` waited for in-process, a longer one ending the
+        retries at once with an ``UploadFailed`` that carries it (``retry_after``) for the
+        caller; None (the default) waits at most max(``backoff_cap``, 60 s) and retries."""
         self.endpoint_url = endpoint_url.rstrip("/")
         self._api_key = api_key
         self.session = session or _pooled_session()
@@ -57,6 +62,7 @@ class UploadClient:
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
         self._sleep = sleep
         self._jitter = jitter
         self._time_left = time_left
@@ -128,10 +134,21 @@ class UploadClient:
 
     # -- retries ----------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def budget(self, *, max_attempts: int, max_wait: float, backoff_cap: float) -> Iterator[None]:
+        """Fewer and shorter retries inside the block (a queued mail: the queue waits instead)."""
+        saved = (self.max_attempts, self.max_wait, self.backoff_cap)
+        self.max_attempts = max(1, min(self.max_attempts, max_attempts))
+        self.max_wait, self.backoff_cap = max_wait, min(self.backoff_cap, backoff_cap)
+        try:
+            yield
+        finally:
+            self.max_attempts, self.max_wait, self.backoff_cap = saved
+
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After, else capped full jitter."""
         if retry_after is not None:
-            return min(retry_after, max(self.backoff_cap, 60.0))
+            return min(retry_after, max(self.backoff_cap, 60.0) if self.max_wait is None else self.max_wait)
         return min(self.backoff_cap, self.backoff_base * (2**attempt)) * self._jitter()
 
     def _with_retries(self, step: str, send: Callable[[], requests.Response]) -> requests.Response:
@@ -158,6 +175,12 @@ class UploadClient:
                 retry_after = api.parse_retry_after(response.headers.get("Retry-After"))
                 last = f"HTTP {status}"
                 response.close()
+            if retry_after is not None and self.max_wait is not None and retry_after > self.max_wait:
+                raise UploadFailed(
+                    f"{step} failed ({last}, Retry-After {retry_after:g}s): left to the caller to wait",
+                    status=status,
+                    retry_after=retry_after,
+                )
             if attempt < self.max_attempts:
                 delay = self.backoff(attempt - 1, retry_after)
                 left = self._left()
@@ -166,12 +189,17 @@ class UploadClient:
                         f"{step} failed (last: {last}); no time for attempt {attempt + 1} before the "
                         "deadline",
                         status=status,
+                        retry_after=retry_after,
                     )
                 log.warning(
                     "%s failed (%s), retry %d/%d in %.2fs", step, last, attempt, self.max_attempts - 1, delay
                 )
                 self._sleep(delay)
-        raise UploadFailed(f"{step} failed after {self.max_attempts} attempts (last: {last})", status=status)
+        raise UploadFailed(
+            f"{step} failed after {self.max_attempts} attempts (last: {last})",
+            status=status,
+            retry_after=retry_after,
+        )
 
 
     def _left(self) -> float | None:

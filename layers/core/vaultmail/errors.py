@@ -91,9 +91,17 @@ class UploadFailed(VaultmailError):
     reason = "UploadFailed"
     transient = True
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message, reason=reason)
         self.status = status
+        self.retry_after = retry_after  # seconds the API asked to wait (429 Retry-After), if any
 
 
 class ApiKeyRefused(UploadFailed):
@@ -120,6 +128,18 @@ class MailTooLarge(UploadRejected):
     """The mail is over the service's 50 MB limit: refused before any request (exit 5)."""
 
     reason = "MailTooLarge"
+
+
+class Deferred(VaultmailError):
+    """A queued mail not tried in this invocation (the API just failed for another mail of the
+    batch, or too little time is left): back to its queue, to be tried later (transient)."""
+
+    reason = "Deferred"
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StateError(VaultmailError):

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +33,17 @@ if TYPE_CHECKING:  # the uploaders' modules (and requests) load on first use, no
 
 # How long an outcome (archived, or rejected for good) is remembered, so that the same event
 # uploads nothing twice. It must outlive the last moment the event can come back (template.yaml):
-# an EventBridge delivery may be retried for up to 24 h (the rule's RetryPolicy), the event may
-# wait 6 h (MaximumEventAgeInSeconds) in Lambda's queue while other records of it are retried,
-# then stays up to 14 days (MessageRetentionPeriod) in the dead-letter queue, and the replayed
-# event waits up to 6 h again: 14 d + 24 h + 2 x 6 h = 15.5 days, rounded up with a margin.
-# tests/unit/test_runtime.py checks this against the template's values.
-IDEMPOTENCY_TTL = 16 * 24 * 3600
+# an EventBridge delivery to the queue may be retried for up to 24 h (the rule's RetryPolicy);
+# the message then lives at most 14 days (MessageRetentionPeriod) in its queue and its
+# dead-letter queue together (SQS keeps the original enqueue time in the dead-letter queue);
+# a redrive puts it back into the queue, where it lives at most 14 days again:
+# 24 h + 14 d + 14 d = 29 days, rounded up. tests/unit/test_runtime.py checks this against the
+# template's values.
+IDEMPOTENCY_TTL = 30 * 24 * 3600
+
+# A queued mail (SQS) is retried briefly in the invocation; then the queue waits (vaultmail.backoff).
+# Two attempts per step, at most 1 s apart; a Retry-After over 2 s is the queue's to wait.
+QUEUED_ATTEMPTS, QUEUED_MAX_WAIT, QUEUED_BACKOFF_CAP = 2, 2.0, 1.0
 
 # Service name and namespace come from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE
 # (the template sets both); the defaults keep local runs and tests working without them.
@@ -79,7 +84,7 @@ def uploader() -> Uploader:
 
 
 # The invocation being served (``start``): its deadline bounds the upload client's retries.
-_invocation: dict[str, Any] = {"context": None}
+_invocation: dict[str, Any] = {"context": None, "queued": False}
 AFTER_UPLOAD_SECONDS = 10.0  # kept for recording the outcome and tagging the object
 
 
@@ -122,6 +127,35 @@ def start(context: Any) -> None:
     _invocation["context"] = context
 
 
+@contextlib.contextmanager
+def queued() -> Iterator[None]:
+    """Inside the block, uploads use the short retry budget of queued mails (``QUEUED_*``)."""
+    _invocation["queued"] = True
+    try:
+        yield
+    finally:
+        _invocation["queued"] = False
+
+
+def run_queued(event: dict[str, Any], context: Any, handle: Callable[[Any], None]) -> dict[str, Any]:
+    """An SQS batch (``vaultmail.delivery``): each message through ``handle``, the partial batch
+    response answered, failed messages delayed in their queue."""
+    from . import delivery
+
+    with queued():
+        return delivery.run(event, context, handle, sqs=boto3_client("sqs"), settings=get_settings())
+
+
+def _run(job: Job) -> Outcome:
+    up = uploader()
+    if not _invocation["queued"]:
+        return up.run(job)
+    with up.client.budget(
+        max_attempts=QUEUED_ATTEMPTS, max_wait=QUEUED_MAX_WAIT, backoff_cap=QUEUED_BACKOFF_CAP
+    ):
+        return up.run(job)
+
+
 def process(job: Job) -> Outcome:
     """Archive one job exactly once; record the outcome; re-raise transient and unexpected errors.
 
@@ -143,7 +177,7 @@ def process(job: Job) -> Outcome:
     except Exception as exc:
         failed(exc)
         raise
-    return _once(job.idempotency_key(), lambda: uploader().run(job))
+    return _once(job.idempotency_key(), lambda: _run(job))
 
 
 def reject(origin: str, exc: VaultmailError, *, what: Any = None) -> dict[str, Any]:
@@ -254,5 +288,6 @@ def reset() -> None:
     uploader.cache_clear()
     _key_refused["refetch"] = False
     _invocation["context"] = None
+    _invocation["queued"] = False
     _idempotent_run.cache_clear()
     _clients.cache_clear()

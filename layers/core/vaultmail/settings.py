@@ -78,6 +78,10 @@ class Settings:
     max_attempts: int = 5
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
+    # Queued mails (SQS): the wait after the first transient failure, doubling up to the cap
+    # (vaultmail.backoff; the template sets both).
+    queue_backoff_base: int = 60
+    queue_backoff_cap: int = 1800
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +112,8 @@ class Settings:
             connect_timeout=float(_int(env, "API_CONNECT_TIMEOUT", 5, minimum=1)),
             read_timeout=float(_int(env, "API_READ_TIMEOUT", 60, minimum=1)),
             max_attempts=_int(env, "API_MAX_ATTEMPTS", 5, minimum=1),
+            queue_backoff_base=_int(env, "QUEUE_BACKOFF_BASE_SECONDS", 60, minimum=1),
+            queue_backoff_cap=_int(env, "QUEUE_BACKOFF_CAP_SECONDS", 1800, minimum=1),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

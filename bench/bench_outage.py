@@ -1,0 +1,163 @@
+"""Delivery during an API outage, on the local stack (the built S3 uploader fed by its SQS queue).
+
+1. Outage tolerance read from template.yaml and vaultmail.backoff: the sum of the visibility
+   timeouts over maxReceiveCount receives (goal: at least 6 h).
+2. 1,000 mails dropped into the mail bucket while the API answers 503: the most executions
+   that ran at once (counted by the local stack's pool of execution environments, which is
+   allowed more than the cap; goal: at most ApiConcurrency, default 10).
+3. Execution-seconds per mail per delivery during the outage (the invocations' wall time over
+   the mails delivered), and per mail over a 6-hour outage: that figure times the deliveries
+   the backoff schedule makes in 6 hours (goal: at most 1.1 s; before the queues, ~11 s for 503).
+4. The API back: the archive rate of those 1,000 mails at the default cap (mails/s, from the
+   first archived mail to the last, on this machine).
+
+The longest outage invocation (a batch of up to 10 reporting its failures) is also reported
+(goal: under 30 s). Real time (no scaling): the mails wait their first backoff step (60-72 s) before step 4.
+Run by ``make bench`` (needs python3.13; sam build runs if needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+from vaultmail import backoff
+from vaultmail.settings import Settings
+from vaultmail_dev.mails import mail
+from vaultmail_dev.stack import LocalStack
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "outage.json"
+MAILS = 1000
+SIX_HOURS = 6 * 3600
+
+
+def tolerance_from_template() -> dict[str, Any]:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    resources = template["Resources"]
+    found = {}
+    for name, res in resources.items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in (res["Properties"].get("Events") or {}).values():
+            if event["Type"] != "SQS":
+                continue
+            queue = resources[event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
+            env = {
+                k: str(v)
+                for k, v in res["Properties"]["Environment"]["Variables"].items()
+                if not isinstance(v, dict)
+            }
+            settings = Settings.from_env(env)
+            receives = int(queue["RedrivePolicy"]["maxReceiveCount"])
+            seconds = backoff.tolerance(
+                receives, base=settings.queue_backoff_base, cap=settings.queue_backoff_cap
+            )
+            found[name] = {"maxReceiveCount": receives, "tolerance_hours": round(seconds / 3600, 2)}
+    return {
+        "per_function": found,
+        "goal_hours": 6,
+        "goal_met": all(f["tolerance_hours"] >= 6 for f in found.values()),
+    }
+
+
+def deliveries_in(seconds: float) -> int:
+    """How many times the schedule delivers a mail within ``seconds`` of its first delivery."""
+    elapsed, count = 0.0, 1
+    while True:
+        elapsed += backoff.delay(count)
+        if elapsed > seconds:
+            return count
+        count += 1
+
+
+def run_outage(cap: int) -> dict[str, Any]:
+    with LocalStack(parameters={"ApiConcurrency": str(cap)}, max_environments=cap + 5) as stack:
+        source, pool = stack.source("s3_uploader"), stack.function("s3_uploader")
+        s3 = stack.client("s3")
+        stack.emulator.add_faults([{"target": "uploads", "status": 503, "times": 10**7}])
+        for i in range(MAILS):
+            s3.put_object(Bucket=stack.bucket(), Key=f"outage/{i:04}.eml", Body=mail(f"outage mail {i}"))
+        deadline = time.monotonic() + 900
+        while source.stats.messages < MAILS + 1 and time.monotonic() < deadline:  # + S3's test event
+            time.sleep(0.2)
+        while not source.idle():
+            time.sleep(0.1)
+        delivered, busy = source.stats.messages, source.stats.busy_seconds
+        outage = {
+            "mails": MAILS,
+            "deliveries": delivered,
+            "invocations": source.stats.invocations,
+            "api_requests": stack.emulator.hits["uploads"],
+            "peak_concurrent_executions": pool.peak,
+            "peak_concurrent_invocations_of_the_source": source.stats.peak_running,
+            "cap": cap,
+            "goal_met": pool.peak <= cap,
+            "execution_seconds_per_mail_per_delivery": round(busy / delivered, 4),
+            "longest_invocation_seconds": round(source.stats.longest_seconds, 2),
+            "longest_invocation_goal_seconds": 30,
+        }
+        per_six_hours = deliveries_in(SIX_HOURS)
+        outage["deliveries_per_mail_in_6h"] = per_six_hours
+        outage["execution_seconds_per_mail_over_6h"] = round(busy / delivered * per_six_hours, 3)
+        outage["execution_seconds_goal"] = 1.1
+        outage["execution_seconds_goal_met"] = outage["execution_seconds_per_mail_over_6h"] <= 1.1
+        stack.emulator.clear_faults()
+        first = last = None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            count = len(stack.emulator.records())
+            now = time.monotonic()
+            if count and first is None:
+                first = now
+            if count >= MAILS:
+                last = now
+                break
+            time.sleep(0.1)
+        records = stack.emulator.records()
+        recovery = {
+            "archived": len(records),
+            "stored_more_than_once": sum(r["stores"] != 1 for r in records),
+            "seconds_first_to_last": round((last or time.monotonic()) - (first or 0), 1),
+            "archive_rate_mails_per_s": round(MAILS / ((last or 0) - (first or 0)), 1)
+            if first and last
+            else None,
+            "cap": cap,
+            "peak_concurrent_executions": pool.peak,
+        }
+        return {"outage": outage, "recovery": recovery}
+
+
+def main() -> int:
+    result = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "tolerance": tolerance_from_template(),
+    }
+    result |= run_outage(cap=10)  # the template's default ApiConcurrency
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(result, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    ok = (
+        result["tolerance"]["goal_met"]
+        and result["outage"]["goal_met"]
+        and result["recovery"]["archived"] == MAILS
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
