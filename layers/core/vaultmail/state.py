@@ -26,7 +26,8 @@ prefixes so they never meet Powertools' items:
     have accepted it, so the claim counts those recipients as told (at most once: nobody is
     told twice, at the price of at most one send's recipients never hearing, in a crash).
 ``cursor#<bucket>#<prefix>``
-    Where a run cut short by the Lambda deadline stopped listing (``startAfter``).
+    A sweep pass of one prefix: where an invocation cut short stopped listing
+    (``startAfter``), and the prefix's watermark (written by :mod:`vaultmail.scanner.passes`).
 
 Every write that matters is conditional, so overlapping runs cannot both claim a mail.
 AWS errors are converted here, where they arise: a missing table or a refused permission is a
@@ -54,7 +55,6 @@ CLAIMABLE = "attribute_not_exists(id) OR #s = :failed OR (#s = :claimed AND leas
 DEFAULT_LEASE_SECONDS = 1800  # longer than any Lambda invocation (900 s) plus a margin
 MAX_REJECTED_RUNS = 5  # runs in which SES rejected recipients of a mail before it is settled
 CLAIM_RETENTION = 90 * 24 * 3600  # TTL of a claim or failed item (refreshed by each claim)
-CURSOR_RETENTION = 30 * 24 * 3600  # TTL of a cursor: a forgotten one only costs a full listing
 BATCH_GET_MAX = 100
 
 
@@ -109,7 +109,7 @@ _CONFIG = {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedCl
 
 
 @contextmanager
-def _converted(what: str) -> Iterator[None]:
+def converted(what: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
@@ -157,7 +157,7 @@ class NotificationState:
                 }
             }
             for attempt in range(8):
-                with _converted("BatchGetItem"):
+                with converted("BatchGetItem"):
                     resp = self.db.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self.table, []):
                     record = _record(item)
@@ -171,7 +171,7 @@ class NotificationState:
         return found
 
     def get(self, item_id: str) -> Record | None:
-        with _converted("GetItem"):
+        with converted("GetItem"):
             item = self.db.get_item(TableName=self.table, Key={"id": {"S": item_id}}, ConsistentRead=True)
         return _record(item["Item"]) if "Item" in item else None
 
@@ -218,7 +218,7 @@ class NotificationState:
         ]
         names["#o"] = "owner"
         sets += _string_sets(meta, names, values)
-        with _converted("claim"):
+        with converted("claim"):
             try:
                 resp = self.db.update_item(
                     TableName=self.table,
@@ -402,7 +402,7 @@ class NotificationState:
     ) -> None:
         all_names = {"#s": "status", "#o": "owner", **(names or {})}
         all_values = {**values, ":me": {"S": claim.owner}, ":claimedst": {"S": CLAIMED}}
-        with _converted(what):
+        with converted(what):
             try:
                 self.db.update_item(
                     TableName=self.table,
@@ -437,7 +437,7 @@ class NotificationState:
         }
         sets = ["#s = :notified", "notifiedAt = :at"]
         sets += _string_sets(meta, names, values)
-        with _converted("mark notified"):
+        with converted("mark notified"):
             try:
                 self.db.update_item(
                     TableName=self.table,
@@ -469,7 +469,7 @@ class NotificationState:
         }
         for name, value in (meta or {}).items():
             item[name] = {"S": str(value)}
-        with _converted("settle"):
+        with converted("settle"):
             try:
                 self.db.put_item(
                     TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)"
@@ -484,29 +484,12 @@ class NotificationState:
 
     def get_cursor(self, bucket: str, prefix: str) -> str | None:
         """The key a cut-short run stopped after (list with StartAfter), or None."""
-        with _converted("get cursor"):
+        with converted("get cursor"):
             item = self.db.get_item(
                 TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}}, ConsistentRead=True
             )
         value = item.get("Item", {}).get("startAfter", {}).get("S")
         return str(value) if value else None
-
-    def set_cursor(self, bucket: str, prefix: str, start_after: str) -> None:
-        now = int(self.clock())
-        with _converted("set cursor"):
-            self.db.put_item(
-                TableName=self.table,
-                Item={
-                    "id": {"S": cursor_id(bucket, prefix)},
-                    "startAfter": {"S": start_after},
-                    "updatedAt": {"S": _iso(now)},
-                    "expiration": {"N": str(now + CURSOR_RETENTION)},
-                },
-            )
-
-    def clear_cursor(self, bucket: str, prefix: str) -> None:
-        with _converted("clear cursor"):
-            self.db.delete_item(TableName=self.table, Key={"id": {"S": cursor_id(bucket, prefix)}})
 
 
 def _add_set(attribute: str, addresses: Iterable[str], values: dict[str, Any]) -> list[str]:
@@ -556,6 +539,7 @@ __all__ = [
     "LeaseLost",
     "NotificationState",
     "Record",
+    "converted",
     "cursor_id",
     "notice_id",
 ]
