@@ -273,7 +273,22 @@ def test_every_way_to_lose_or_stall_work_has_an_alarm() -> None:
 def test_events_topic_bucket_and_schedule() -> None:
     (sns,) = props("SnsUploaderFunction")["Events"].values()
     (s3,) = props("S3UploaderFunction")["Events"].values()
-    (scan,) = props(SCANNER)["Events"].values()
+    events = props(SCANNER)["Events"]
+    assert set(events) == {"Schedule", "Arrival"}
+    scan, arrival = events["Schedule"], events["Arrival"]
+    assert arrival["Type"] == "SQS"
+    assert arrival["Properties"]["Queue"] == {"Fn::GetAtt": ["OversizeScannerQueue", "Arn"]}
+    assert arrival["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert arrival["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ArrivalConcurrency"}}
+    queue = props("OversizeScannerQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OversizeScannerDlq", "Arn"]}
+    assert props("OversizeScannerDlq")["MessageRetentionPeriod"] == 1209600
+    (policy,) = props("OversizeScannerQueuePolicy")["PolicyDocument"]["Statement"]
+    rule_arn = {"Fn::GetAtt": ["OversizeMailRule", "Arn"]}
+    assert policy["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    bridge = props("MailBucket")["NotificationConfiguration"]["EventBridgeConfiguration"]
+    assert bridge == {"EventBridgeEnabled": True}
     assert sns == {"Type": "SNS", "Properties": {"Topic": {"Ref": "MailTopic"}}}
     assert s3["Type"] == "S3"
     assert s3["Properties"]["Bucket"] == {"Ref": "MailBucket"}
@@ -281,7 +296,7 @@ def test_events_topic_bucket_and_schedule() -> None:
     assert "Filter" not in s3["Properties"]  # every object: the handler skips folder markers
     assert scan["Type"] in ("Schedule", "ScheduleV2")
     assert scan["Properties"]["ScheduleExpression"] == {"Ref": "ScanSchedule"}
-    assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 hour)"
+    assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 day)"  # a backstop: arrivals are noticed at once
     (schedule,) = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert "Name" not in schedule["Properties"]  # generated: two stacks in one region do not collide
     assert schedule["Properties"]["State"] == {"Ref": "ScanScheduleState"}
@@ -423,6 +438,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "ses:SendEmail",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
+        "sqs:SendMessage",  # a cut sweep's continuation, on its own queue only
     }
     for name in UPLOADERS:
         (secret,) = [

@@ -21,7 +21,7 @@ The package, by job (each module reads top-down):
 ``links``          presigned download links and their signing keys
 ``woomera``        SES Woomera's processedEmails.json import
 ``stats``          counters, per-mail outcomes, the run's result, the admin's mail
-``events``         the arrival path's events (EventBridge in SQS, S3 Batch Operations, continuation)
+``arrival``        the arrival path's events (EventBridge in SQS, S3 Batch Operations, continuation)
 ``core``           :class:`Scanner`: the clients, and the two paths
 =================  ==========================================================================
 """
