@@ -489,7 +489,10 @@ def test_roles_allow_every_dynamodb_call_the_code_makes() -> None:
     the Powertools idempotency layer the uploaders use."""
     import aws_lambda_powertools.utilities.idempotency.persistence.dynamodb as idempotency
 
-    scanner_calls = _dynamodb_calls(ROOT / "layers/core/vaultmail/state.py")
+    core = ROOT / "layers/core/vaultmail"
+    scanner_calls: set[str] = set()
+    for source in [*sorted((core / "state").glob("*.py")), core / "scanner" / "passes.py"]:
+        scanner_calls |= _dynamodb_calls(source)
     assert "dynamodb:BatchGetItem" in scanner_calls  # the walk finds what it should
     assert scanner_calls <= actions_of(SCANNER)
     uploader_calls = _dynamodb_calls(Path(idempotency.__file__))
