@@ -20,7 +20,8 @@ The package, by job (each module reads top-down):
 ``claims``         the retried state writes of a claim, the ones left for the end of the run
 ``links``          presigned download links and their signing keys
 ``woomera``        SES Woomera's processedEmails.json import
-``stats``          counters, per-mail outcomes, the run's result, the admin's mail
+``stats``          counters, per-mail outcomes, the run's result, sending the admin's mail
+``statsmail``      the admin's stats mail, composed (pure)
 ``arrival``        the arrival path's events (EventBridge in SQS, S3 Batch Operations, continuation)
 ``core``           :class:`Scanner`: the clients, and the two paths
 =================  ==========================================================================

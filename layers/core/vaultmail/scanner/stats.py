@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..notices import compose_stats
 from ..ses import SesError, send_email
 from ..settings import Settings
+from .statsmail import compose_stats
 
 log = logging.getLogger("vaultmail.scanner")
 
