@@ -40,6 +40,7 @@ COUNTS = {
     "already_notified": "AlreadyNotified",
     "settled": "SettledBefore",
     "cold": "ColdMails",
+    "seen_before": "DecidedBefore",
     "in_progress": "NotifiedByAnotherRun",
     "failed": "NoticesFailed",
     "gave_up": "NoticesGivenUp",

@@ -180,7 +180,9 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
         + (f" ({s.gave_up} given up)" if s.gave_up else "")
         + ", "
         f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
-        f"{s.settled} settled before, {s.cold} in archive storage; "
+        f"{s.settled} settled before, {s.cold} in archive storage"
+        + (f", {s.seen_before} decided by an earlier sweep" if s.seen_before else "")
+        + "; "
         f"{s.bytes_read:,} bytes read"
     )
     if result.halted:
