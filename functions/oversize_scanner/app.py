@@ -85,6 +85,7 @@ def sweep(context: LambdaContext) -> dict[str, Any]:
 
 
 def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    scanner(get_settings())  # a configuration error fails the invocation (the Errors alarm), not a record
     continued: list[str] = []
 
     def handle(record: SQSRecord) -> None:

@@ -95,6 +95,24 @@ def test_an_oversize_mail_is_noticed_on_arrival_from_its_header_alone(world: Wor
     assert calls.count["ListObjectsV2"] == 0
 
 
+def test_notice_latency_and_every_header_byte_read_are_metrics(
+    world: World, app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.put("mail/fresh.eml", make_mail(SMALL_THRESHOLD, to="fresh@acme.com"))
+    world.put("mail/binary.eml", b"\r\n" + b"\x00" * SMALL_THRESHOLD)  # no header block: not a mail
+    for key in ("mail/fresh.eml", "mail/binary.eml"):
+        app.lambda_handler(sqs_batch(created(world, key)), FakeContext(60_000))
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    fresh, binary = emf
+    (latency,) = (
+        fresh["NoticeLatency"] if isinstance(fresh["NoticeLatency"], list) else [fresh["NoticeLatency"]]
+    )
+    assert 0 <= latency < 120  # from the object's LastModified (whole seconds) to the send
+    assert binary["UnreadableMails"] in (1.0, [1.0])
+    assert binary["HeaderBytesRead"] in (64 * 1024.0, [64 * 1024.0])  # the read of an unreadable mail counts
+    assert "NoticeLatency" not in binary
+
+
 def test_a_small_mail_is_not_noticed(world: World, app: Any) -> None:
     world.put("mail/small.eml", make_mail(SMALL_THRESHOLD // 2))
     answer = app.lambda_handler(sqs_batch(created(world, "mail/small.eml")), FakeContext(60_000))

@@ -65,7 +65,8 @@ class Sweep:
     def sweep_prefix(self, sp: SweepPass) -> bool:
         """Sweep one prefix from its cursor; False when cut (the cursor is saved)."""
         resuming = bool(sp.start_after)
-        started = sp.started_at if resuming and sp.started_at else self.sc.clock()
+        # a cursor without its pass's start (written before watermarks): no watermark from it
+        started = (sp.started_at or 0.0) if resuming else self.sc.clock()
         self.run.oldest_open = sp.open_before if resuming else None
         watermark = sp.watermark_for(self.rule) if self.passes is not None else None
         if resuming:
@@ -96,7 +97,9 @@ class Sweep:
             if self.run.oldest_open is not None:
                 mark = min(mark, self.run.oldest_open)
             self.save(
-                lambda p: p.finish(self.sc.bucket, sp.prefix, watermark=mark, rule=self.rule),
+                lambda p: p.finish(
+                    self.sc.bucket, sp.prefix, started_at=started, watermark=mark, rule=self.rule
+                ),
                 sp.prefix,
                 "record a watermark",
             )

@@ -86,28 +86,59 @@ class SweepPasses:
         if open_before is not None:
             values[":o"] = {"N": repr(open_before)}
             sets.append("openBefore = :o")
-        with converted("set cursor"):
-            self.db.update_item(
-                TableName=self.table,
-                Key={"id": {"S": cursor_id(bucket, prefix)}},
-                UpdateExpression="SET "
-                + ", ".join(sets)
-                + ("" if open_before is not None else " REMOVE openBefore"),
-                ExpressionAttributeValues=values,
-            )
+        expression = "SET " + ", ".join(sets) + ("" if open_before is not None else " REMOVE openBefore")
+        old = self._update(bucket, prefix, expression, values, what="set cursor")
+        self._keep_lowest(bucket, prefix, old, started_at, open_before, "openBefore")
 
-    def finish(self, bucket: str, prefix: str, *, watermark: float, rule: str) -> None:
+    def finish(self, bucket: str, prefix: str, *, started_at: float, watermark: float, rule: str) -> None:
         """A pass over the whole prefix ended: record its watermark, drop the cursor."""
-        with converted("finish pass"):
-            self.db.update_item(
+        values = {
+            ":w": {"N": repr(watermark)},
+            ":r": {"S": rule},
+            ":exp": {"N": str(int(self.clock()) + PASS_RETENTION)},
+        }
+        expression = (
+            "SET watermark = :w, #r = :r, expiration = :exp REMOVE startAfter, passStartedAt, openBefore"
+        )
+        old = self._update(bucket, prefix, expression, values, names={"#r": "rule"}, what="finish pass")
+        self._keep_lowest(bucket, prefix, old, started_at, watermark, "watermark")
+
+    def _keep_lowest(
+        self, bucket: str, prefix: str, old: dict[str, Any], started_at: float, ours: float | None, name: str
+    ) -> None:
+        """An overlapping sweep of the same pass (the schedule firing during a continued pass) may
+        have recorded an older undecided mail than this one saw: keep the lower bound. Lowering
+        is always safe (it only costs lookups), so this second write needs no condition."""
+        theirs = _number(old, "openBefore")
+        if (
+            theirs is None
+            or _number(old, "passStartedAt") != started_at
+            or (ours is not None and theirs >= ours)
+        ):
+            return
+        self._update(
+            bucket, prefix, f"SET {name} = :low", {":low": {"N": repr(theirs)}}, what="keep the lower bound"
+        )
+
+    def _update(
+        self,
+        bucket: str,
+        prefix: str,
+        expression: str,
+        values: dict[str, Any],
+        *,
+        names: dict[str, str] | None = None,
+        what: str,
+    ) -> dict[str, Any]:
+        """One UpdateItem of the prefix's item; the item as it was before (to merge with)."""
+        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        with converted(what):
+            resp = self.db.update_item(
                 TableName=self.table,
                 Key={"id": {"S": cursor_id(bucket, prefix)}},
-                UpdateExpression="SET watermark = :w, #r = :r, expiration = :exp "
-                "REMOVE startAfter, passStartedAt, openBefore",
-                ExpressionAttributeNames={"#r": "rule"},
-                ExpressionAttributeValues={
-                    ":w": {"N": repr(watermark)},
-                    ":r": {"S": rule},
-                    ":exp": {"N": str(int(self.clock()) + PASS_RETENTION)},
-                },
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+                **extra,
             )
+        return dict(resp.get("Attributes") or {})
