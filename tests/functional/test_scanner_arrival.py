@@ -9,7 +9,7 @@ import copy
 import json
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -233,4 +233,16 @@ def test_an_s3_batch_operations_task_notices_its_mail(world: World, app: Any) ->
     gone["tasks"][0].update(taskId="t-2", s3Key="mail/nothing.eml")
     (result,) = app.lambda_handler(gone, FakeContext(60_000))["results"]
     assert result["resultCode"] == "PermanentFailure"
-    assert len(app.ses.notices()) == 1 and datetime.now(UTC)
+    assert len(app.ses.notices()) == 1
+    world.put("mail/old2.eml", make_mail(SMALL_THRESHOLD, to="old2@acme.com"))
+    v2 = {
+        "invocationSchemaVersion": "2.0",
+        "invocationId": "inv-2",
+        "job": {"id": "job-2", "userArguments": {}},
+        "tasks": [{"taskId": "t-3", "s3Key": "mail/old2.eml", "s3VersionId": None, "s3Bucket": BUCKET}],
+    }
+    (done,) = app.lambda_handler(v2, FakeContext(60_000))["results"]
+    assert (done["taskId"], done["resultCode"]) == ("t-3", "Succeeded")
+    (again,) = app.lambda_handler(v2, FakeContext(60_000))["results"]  # S3 retried it: nobody twice
+    assert (again["resultCode"], again["resultString"]) == ("Succeeded", "already notified")
+    assert len(app.ses.notices()) == 2
