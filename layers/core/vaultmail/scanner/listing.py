@@ -72,45 +72,41 @@ class Sweep:
         if resuming:
             log.info("resuming after a cursor", extra={"prefix": sp.prefix, "start_after": sp.start_after})
         stopped_after = self.scan_prefix(sp.prefix, sp.start_after, watermark)
-        if stopped_after is not None:
-            if self.passes is not None and stopped_after:
-                self.save(
-                    lambda p: p.cut(
-                        self.sc.bucket,
-                        sp.prefix,
-                        stopped_after,
-                        started_at=started,
-                        open_before=self.run.oldest_open,
-                    ),
-                    sp.prefix,
-                    "store a cursor",
-                )
-            log.warning(
-                "stopping early (the state table failed); the next run resumes"
-                if self.run.result.halted
-                else "stopping before the deadline; the next invocation resumes",
-                extra={"prefix": sp.prefix, "start_after": stopped_after},
-            )
-            return False
-        if self.passes is not None:
-            mark = started - self.sc.watermark_margin
-            if self.run.oldest_open is not None:
-                mark = min(mark, self.run.oldest_open)
-            self.save(
-                lambda p: p.finish(
-                    self.sc.bucket, sp.prefix, started_at=started, watermark=mark, rule=self.rule
-                ),
-                sp.prefix,
-                "record a watermark",
-            )
-        return True
+        if stopped_after is None:
+            self.end_pass(sp.prefix, started)
+            return True
+        if stopped_after:
+            self.save_cut(sp.prefix, stopped_after, started)
+        log.warning(
+            "stopping early (the state table failed); the next run resumes"
+            if self.run.result.halted
+            else "stopping before the deadline; the next invocation resumes",
+            extra={"prefix": sp.prefix, "start_after": stopped_after},
+        )
+        return False
 
-    def save(self, write: Any, prefix: str, what: str) -> None:
-        """A cursor or watermark write; failing, it only costs reads (the next pass lists more)."""
+    def save_cut(self, prefix: str, stopped_after: str, started: float) -> None:
+        """The cursor, with the pass's start and its oldest undecided mail so far."""
+        if self.passes is None:
+            return
         try:
-            write(self.passes)
-        except StateError as exc:
-            self.run.problem(f"(cursor of {prefix or '/'})", exc, f"could not {what}")
+            self.passes.cut(
+                self.sc.bucket, prefix, stopped_after, started_at=started, open_before=self.run.oldest_open
+            )
+        except StateError as exc:  # the next invocation lists the prefix from its start: only costs reads
+            self.run.problem(f"(cursor of {prefix or '/'})", exc, "could not store a cursor")
+
+    def end_pass(self, prefix: str, started: float) -> None:
+        """The prefix's watermark: before it, every oversize mail is notified or settled."""
+        if self.passes is None:
+            return
+        mark = started - self.sc.watermark_margin
+        if self.run.oldest_open is not None:
+            mark = min(mark, self.run.oldest_open)
+        try:
+            self.passes.finish(self.sc.bucket, prefix, started_at=started, watermark=mark, rule=self.rule)
+        except StateError as exc:  # the next pass looks up more (the old watermark stays): only costs reads
+            self.run.problem(f"(cursor of {prefix or '/'})", exc, "could not record a watermark")
 
     def pages(self, prefix: str, start_after: str | None) -> Iterator[list[Listed]]:
         args: dict[str, Any] = {"Bucket": self.sc.bucket, "PaginationConfig": {"PageSize": PAGE_SIZE}}
