@@ -1,11 +1,17 @@
-"""Oversize scanner: on an EventBridge schedule, notify the recipients of oversize mail, once.
+"""Oversize scanner: notify the recipients of oversize mail, once, on arrival or by a sweep.
 
-The work is :class:`vaultmail.scanner.Scanner`'s; this handler parses the scheduled event,
-gives the scanner the invocation's deadline (it stops early and leaves a cursor), and turns
-the run's counters into Powertools metrics (namespace: POWERTOOLS_METRICS_NAMESPACE).
-Failed notices do not fail the invocation (Lambda's retries would only repeat the run):
-their claims are released, the next scheduled run retries them, and the NoticesFailed
-metric is there to alarm on. A configuration error raises.
+The work is :mod:`vaultmail.scanner`'s; this handler tells the events apart:
+
+* SQS batches from the scanner's queue (partial batch responses, Powertools BatchProcessor):
+  S3 "Object Created" events routed there by the EventBridge rule (one object each: its
+  header block is read, nothing is listed), and the sweep's own continuation message;
+* S3 Batch Operations tasks (schema 1.0 / 2.0), e.g. ``vaultmail backfill --oversize``;
+* anything else is the EventBridge schedule: the backstop sweep.
+
+A sweep cut by the deadline queues its continuation, so the next invocation resumes from the
+cursor at once. Failed notices of a sweep do not fail the invocation: their claims are
+released, the next sweep retries them, and the NoticesFailed metric is there to alarm on.
+A configuration error raises.
 """
 
 from __future__ import annotations
@@ -14,14 +20,18 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultmail import runtime
 from vaultmail.scanner import Scanner, ScanResult
+from vaultmail.scanner.arrival import batch_operation, is_continuation, notify_arrival, request_continuation
 from vaultmail.settings import Settings, get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
+# a batch that failed whole is still a partial response: each record retried on its own
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 COUNTS = {
     "scanned": "ObjectsScanned",
@@ -30,6 +40,7 @@ COUNTS = {
     "already_notified": "AlreadyNotified",
     "settled": "SettledBefore",
     "cold": "ColdMails",
+    "seen_before": "DecidedBefore",
     "in_progress": "NotifiedByAnotherRun",
     "failed": "NoticesFailed",
     "gave_up": "NoticesGivenUp",
@@ -48,25 +59,61 @@ def scanner(settings: Settings) -> Scanner:
     return Scanner.from_settings(settings)
 
 
-def record(result: ScanResult) -> None:
+def report(result: ScanResult, *, sweep: bool) -> None:
     stats = result.stats
     for name, metric in COUNTS.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=getattr(stats, name))
     for name, metric in BYTES.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Bytes, value=getattr(stats, name))
-    metrics.add_metric(name="ScanIncomplete", unit=MetricUnit.Count, value=0 if result.complete else 1)
+    for seconds in result.latencies:  # object LastModified -> notice sent, on either path
+        metrics.add_metric(name="NoticeLatency", unit=MetricUnit.Seconds, value=seconds)
+    if sweep:
+        metrics.add_metric(name="ScanIncomplete", unit=MetricUnit.Count, value=0 if result.complete else 1)
     level = logger.warning if stats.failed or result.stopped_sending or result.halted else logger.info
-    level("scan finished", extra=result.as_dict())
+    level("scan finished" if sweep else "arrival handled", extra=result.as_dict())
+
+
+def sweep(context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    # daily backstop sweeps, continued at once when cut: mail the admin only when there is news
+    result = scanner(settings).run(remaining_ms=context.get_remaining_time_in_millis, send_stats="news")
+    report(result, sweep=True)
+    if result.cut and settings.scan_queue_url:
+        request_continuation(runtime.boto3_client("sqs"), settings.scan_queue_url, result)
+        logger.info("sweep cut before the deadline; continuation queued")
+    return result.as_dict()
+
+
+def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    scanner(get_settings())  # a configuration error fails the invocation (the Errors alarm), not a record
+    continued: list[str] = []
+
+    def handle(record: SQSRecord) -> None:
+        body = record.json_body
+        if is_continuation(body):
+            continued.append(record.message_id)  # after the arrivals, with the time left
+            return
+        report(
+            notify_arrival(scanner(get_settings()), body, context.get_remaining_time_in_millis), sweep=False
+        )
+
+    response = dict(
+        process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    )
+    if continued:
+        sweep(context)
+    return response
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(
-        schedule=event.raw_event.get("resources") or [], event_time=event.raw_event.get("time")
-    )
-    # hourly runs would mail the admin 24 times a day: only when a run has news (metrics every run)
-    result = scanner(get_settings()).run(remaining_ms=context.get_remaining_time_in_millis, send_stats="news")
-    record(result)
-    return result.as_dict()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "invocationSchemaVersion" in event:
+        answer, result = batch_operation(scanner(get_settings()), event, context.get_remaining_time_in_millis)
+        if result is not None:
+            report(result, sweep=False)
+        return answer
+    if isinstance(event.get("Records"), list):
+        return queued(event, context)
+    logger.append_keys(schedule=event.get("resources") or [], event_time=event.get("time"))
+    return sweep(context)

@@ -176,6 +176,16 @@ def test_woomera_file_in_a_dry_run_is_only_assumed(world: World, capsys: pytest.
     assert code == 0, err
     assert "mail/b.eml" in out and "mail/a.eml" not in out
     assert state_items(world) == []
+    assert "dry run: Woomera import: 1 entries, 1 would be imported, 0 already known, 0 objects gone" in err
+
+
+def test_a_dry_run_import_does_not_count_a_key_that_no_longer_exists(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_woomera(world, "mail/a.eml", "mail/gone.eml")
+    code, _, err = scan(capsys, "-b", BUCKET, "-p", "mail/", *THRESHOLD, "-e", WOOMERA_FILE, "--dry-run")
+    assert code == 0, err
+    assert "Woomera import: 2 entries, 1 would be imported, 0 already known, 1 objects gone" in err
 
 
 def test_missing_woomera_file_exits_3(world: World, capsys: pytest.CaptureFixture[str]) -> None:
@@ -222,6 +232,7 @@ def test_woomera_command_line(world: World) -> None:
     assert [m["destinations"]["ToAddresses"] for m in notices] == [["ben@acme.com", "bo@acme.com"]]
     admin = [m for m in sent if m["subject"].startswith("[vaultmail]")]
     assert [m["destinations"]["ToAddresses"] for m in admin] == [["admin@acme.com"]]
+    assert "stats mail sent to admin@acme.com" in done.stderr
 
 
 def test_woomera_key_pair_reaches_the_bucket_only(world: World, capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,3 +261,12 @@ def test_missing_settings_name_the_flags_and_warn_about_keys_first(
     assert code == 3
     assert err.index("prefer the standard AWS credential chain") < err.index("missing setting(s)")
     assert "--notify-from or NOTIFY_FROM, --state-table or STATE_TABLE" in err
+
+
+def test_warnings_name_the_mail_also_in_json(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.put("mail/nobody.eml", make_mail(SIZE, to=None))
+    code, out, err = scan(capsys, "-b", BUCKET, "-p", "mail/", *THRESHOLD, "--dry-run", "--json")
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines() if '"mail/nobody.eml"' in line]
+    assert (row["status"], row["warning"]) == ("no-recipients", "no recipient to notify")
+    assert "vaultmail: warning: mail/nobody.eml: no recipient to notify" in err

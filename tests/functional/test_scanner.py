@@ -21,9 +21,9 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from vaultmail import scanner as scanner_module
 from vaultmail.errors import ConfigurationError
 from vaultmail.scanner import Scanner, ScanResult, import_woomera, load_woomera
+from vaultmail.scanner import listing as scanner_listing
 from vaultmail.settings import Settings
 from vaultmail.state import NotificationState, notice_id
 
@@ -960,7 +960,7 @@ def test_a_send_not_recorded_is_recorded_at_the_end_of_the_run(world: World) -> 
 def test_the_state_table_failing_on_a_page_stops_the_run_with_a_cursor(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scanner_module, "PAGE_SIZE", 2)
+    monkeypatch.setattr(scanner_listing, "PAGE_SIZE", 2)
     keys = [f"mail/p{i}.eml" for i in range(5)]
     for i, key in enumerate(keys):
         world.put(key, make_mail(SMALL_THRESHOLD, to=f"user{i}@acme.com"))

@@ -335,10 +335,25 @@ def test_events_queues_and_schedule() -> None:
     for name, queue in QUEUES.items():
         (event,) = props(name)["Events"].values()
         assert event["Type"] == "SQS" and _getatt(event["Properties"]["Queue"]) == queue
-    (scan,) = props(SCANNER)["Events"].values()
+    events = props(SCANNER)["Events"]
+    assert set(events) == {"Schedule", "Arrival"}
+    scan, arrival = events["Schedule"], events["Arrival"]
+    assert arrival["Type"] == "SQS"
+    assert arrival["Properties"]["Queue"] == {"Fn::GetAtt": ["OversizeScannerQueue", "Arn"]}
+    assert arrival["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert arrival["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ArrivalConcurrency"}}
+    queue = props("OversizeScannerQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OversizeScannerDlq", "Arn"]}
+    assert props("OversizeScannerDlq")["MessageRetentionPeriod"] == 1209600
+    (policy,) = props("OversizeScannerQueuePolicy")["PolicyDocument"]["Statement"]
+    rule_arn = {"Fn::GetAtt": ["OversizeMailRule", "Arn"]}
+    assert policy["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    bridge = props("MailBucket")["NotificationConfiguration"]["EventBridgeConfiguration"]
+    assert bridge == {"EventBridgeEnabled": True}
     assert scan["Type"] in ("Schedule", "ScheduleV2")
     assert scan["Properties"]["ScheduleExpression"] == {"Ref": "ScanSchedule"}
-    assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 hour)"
+    assert PARAMETERS["ScanSchedule"]["Default"] == "rate(1 day)"  # a backstop: arrivals are noticed at once
     (schedule,) = [r for r in transformed()["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert "Name" not in schedule["Properties"]  # generated: two stacks in one region do not collide
     assert schedule["Properties"]["State"] == {"Ref": "ScanScheduleState"}
@@ -513,6 +528,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "ses:SendEmail",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
+        "sqs:SendMessage",  # a cut sweep's continuation, on its own queue only
     }
     for name in UPLOADERS:
         (secret,) = [
@@ -563,7 +579,10 @@ def test_roles_allow_every_dynamodb_call_the_code_makes() -> None:
     the Powertools idempotency layer the uploaders use."""
     import aws_lambda_powertools.utilities.idempotency.persistence.dynamodb as idempotency
 
-    scanner_calls = _dynamodb_calls(ROOT / "layers/core/vaultmail/state.py")
+    core = ROOT / "layers/core/vaultmail"
+    scanner_calls: set[str] = set()
+    for source in [*sorted((core / "state").glob("*.py")), core / "scanner" / "passes.py"]:
+        scanner_calls |= _dynamodb_calls(source)
     assert "dynamodb:BatchGetItem" in scanner_calls  # the walk finds what it should
     assert scanner_calls <= actions_of(SCANNER)
     uploader_calls = _dynamodb_calls(Path(idempotency.__file__))

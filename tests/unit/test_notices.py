@@ -14,7 +14,6 @@ from vaultmail.notices import (
     Recipient,
     allowed,
     compose_notice,
-    compose_stats,
     content_disposition,
     halves,
     human_size,
@@ -25,6 +24,7 @@ from vaultmail.notices import (
     ses_address,
     split,
 )
+from vaultmail.scanner.statsmail import compose_stats
 
 EXPIRES = datetime(2030, 1, 8, 12, 0, tzinfo=UTC)
 LINK = "https://mail-bucket.s3.amazonaws.com/k.eml?X-Amz-Signature=abc&X-Amz-Expires=604800"

@@ -263,3 +263,51 @@ def test_scanner_needs_a_bucket_and_for_a_real_run_a_sender_and_a_table() -> Non
     scanner = Scanner(Settings(mail_bucket="b"), s3=object())
     with pytest.raises(ConfigurationError, match="NOTIFY_FROM, STATE_TABLE"):
         scanner.run()
+
+
+def test_objects_before_the_watermark_are_decided_without_a_lookup() -> None:
+    old = Listed("m/old.eml", THRESHOLD, '"e1"', last_modified=NOW - 7200)
+    new = Listed("m/new.eml", THRESHOLD, '"e2"', last_modified=NOW - 60)
+    unknown = Listed("m/unknown.eml", THRESHOLD, '"e3"')  # no LastModified: always looked up
+    small = Listed("m/small.eml", 10, last_modified=NOW - 7200)
+    mark = NOW - 3600
+    ids = candidate_ids(
+        [old, new, unknown, small], bucket=BUCKET, suffixes=(".eml",), threshold=THRESHOLD, watermark=mark
+    )
+    assert ids == [notice_id(BUCKET, "m/new.eml", '"e2"'), notice_id(BUCKET, "m/unknown.eml", '"e3"')]
+    assert decide([old, new, unknown, small], watermark=mark) == {
+        "m/old.eml": "seen",
+        "m/new.eml": "notify",
+        "m/unknown.eml": "notify",
+        "m/small.eml": "small",
+    }
+    assert decide([old], watermark=None) == {"m/old.eml": "notify"}  # the first pass looks everything up
+
+
+def test_an_arrival_event_is_one_listed_object() -> None:
+    from pathlib import Path
+
+    from vaultmail.errors import InvalidEvent
+    from vaultmail.scanner.arrival import continuation, is_continuation, object_created
+
+    path = (
+        Path(__file__).parents[1]
+        / "functional"
+        / "fixtures"
+        / "events"
+        / "s3-eventbridge-object-created.json"
+    )
+    event = json.loads(path.read_text())
+    bucket, obj = object_created(event)
+    assert (bucket, obj.key, obj.size, obj.etag) == (
+        "vaultmail-mail",
+        "mail/arrived.eml",
+        5,
+        "b1946ac92492d2347c6235b4d2611184",
+    )
+    assert obj.last_modified == 1636675200.0  # the event's time, 2021-11-12T00:00:00Z
+    with pytest.raises(InvalidEvent):
+        object_created({**event, "detail-type": "Object Deleted"})
+    with pytest.raises(InvalidEvent):
+        object_created({**event, "detail": {}})
+    assert is_continuation(json.loads(continuation(ScanResult("b", ("",))))) and not is_continuation(event)

@@ -1,4 +1,4 @@
-"""Compose the notices and the administrator's stats mail (pure: no I/O, no clock).
+"""Compose the notices (pure: no I/O, no clock; the stats mail is :mod:`vaultmail.scanner.statsmail`).
 
 A notice tells the intended recipients of an oversize mail where to download it. It is
 sent from ``NOTIFY_FROM`` (a verified SES identity, never the original sender), with
@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -383,94 +383,6 @@ def _html_body(
     )
 
 
-# -- the administrator's stats mail -------------------------------------------------------
-
-STATS_LABELS = (  # keys of ScanStats.as_dict()
-    ("scanned", "objects listed"),
-    ("oversize", "oversize mails"),
-    ("notified", "notified in this run"),
-    ("alreadyNotified", "already notified before"),
-    ("settled", "nobody to notify, found before (not read again)"),
-    ("inProgress", "being notified by another run"),
-    ("failed", "notices failed (retried next run, unless given up)"),
-    ("gaveUp", "of which given up (SES kept rejecting recipients)"),
-    ("deferred", "left for the next run"),
-    ("noRecipients", "no recipient to notify"),
-    ("unreadable", "not readable as a mail"),
-    ("cold", "in an archive storage class (not read)"),
-    ("noticesSent", "SES messages sent"),
-    ("recipientsNotified", "recipients notified"),
-    ("oversizeBytes", "bytes of oversize mail"),
-    ("bytesRead", "bytes read to find headers"),
-)
-
-
-def _number(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) else one_line(str(value), 40)
-
-
-def compose_stats(
-    stats: Mapping[str, object],
-    *,
-    notify_from: str,
-    admin_email: str,
-    where: str,
-    started: datetime,
-    complete: bool = True,
-    problems: Sequence[str] = (),
-    halted: str | None = None,
-) -> Email:
-    """The administrator's summary of one run (``stats`` as :meth:`ScanStats.as_dict`).
-
-    ``halted``: why the run stopped early on an error (else an incomplete run met the deadline).
-    """
-    e = html.escape
-    when = started.strftime("%Y-%m-%d %H:%M UTC")
-    subject = one_line(
-        f"[vaultmail] oversize scan {where}: {stats.get('notified', 0)} notified, "
-        f"{stats.get('failed', 0)} failed",
-        SUBJECT_MAX,
-    )
-    rows = [(label, _number(stats.get(name, 0))) for name, label in STATS_LABELS]
-    width = max(len(label) for label, _ in rows) + 1
-    if complete:
-        status = "complete"
-    elif halted:
-        status = f"stopped early: {one_line(halted, 200)}; the next run resumes"
-    else:
-        status = "stopped before the deadline; the next run resumes"
-    text_lines = [f"vaultmail oversize scan of {one_line(where, 300)}, started {when} ({status}).", ""]
-    text_lines += [f"  {label + ':':<{width}} {value:>12}" for label, value in rows]
-    shown = [one_line(p, 300) for p in problems[:20]]
-    if shown:
-        text_lines += ["", "Problems:"] + [f"  - {p}" for p in shown]
-    text_lines.append("")
-    html_rows = "\n".join(
-        f'<tr><td>{e(label)}</td><td align="right">{e(value)}</td></tr>' for label, value in rows
-    )
-    html_problems = (
-        "<p>Problems:</p>\n<ul>\n" + "\n".join(f"<li>{e(p)}</li>" for p in shown) + "\n</ul>\n"
-        if shown
-        else ""
-    )
-    body_html = (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n'
-        f"<p>vaultmail oversize scan of {e(one_line(where, 300))}, started {e(when)} ({e(status)}).</p>\n"
-        f"<table>\n{html_rows}\n</table>\n{html_problems}</body></html>\n"
-    )
-    admins = tuple(a for a in (ses_address(x) for x in admin_email.split(",")) if a)
-    return Email(
-        from_addr=notify_from,
-        to=admins[:MAX_RECIPIENTS],
-        cc=(),
-        bcc=(),
-        reply_to=(),
-        subject=subject,
-        text="\n".join(text_lines),
-        html=body_html,
-    )
-
-
 __all__ = [
     "MAX_RECIPIENTS",
     "Batch",
@@ -480,7 +392,6 @@ __all__ = [
     "Recipient",
     "allowed",
     "compose_notice",
-    "compose_stats",
     "content_disposition",
     "halves",
     "human_size",

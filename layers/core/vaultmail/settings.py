@@ -69,6 +69,8 @@ class Settings:
     signing_secret_arn: str | None = None
     allowed_recipient_domains: tuple[str, ...] = ()
     state_table: str | None = None
+    # The oversize scanner's SQS queue: a sweep cut by its deadline puts its continuation there.
+    scan_queue_url: str | None = None
     # Key prefixes of SES S3 actions that also notify the SNS uploader (it knows the envelope):
     # the S3 uploader leaves new objects there to it.
     ses_key_prefixes: tuple[str, ...] = ()
@@ -108,6 +110,7 @@ class Settings:
             signing_secret_arn=env.get("SIGNING_SECRET_ARN") or None,
             allowed_recipient_domains=_domains(env.get("ALLOWED_RECIPIENT_DOMAINS")),
             state_table=env.get("STATE_TABLE") or None,
+            scan_queue_url=env.get("SCAN_QUEUE_URL") or None,
             ses_key_prefixes=_split(env.get("SES_KEY_PREFIXES")),
             connect_timeout=float(_int(env, "API_CONNECT_TIMEOUT", 5, minimum=1)),
             read_timeout=float(_int(env, "API_READ_TIMEOUT", 60, minimum=1)),

@@ -180,7 +180,9 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
         + (f" ({s.gave_up} given up)" if s.gave_up else "")
         + ", "
         f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
-        f"{s.settled} settled before, {s.cold} in archive storage; "
+        f"{s.settled} settled before, {s.cold} in archive storage"
+        + (f", {s.seen_before} decided by an earlier sweep" if s.seen_before else "")
+        + "; "
         f"{s.bytes_read:,} bytes read"
     )
     if result.halted:
@@ -206,20 +208,22 @@ def run(args: argparse.Namespace) -> int:
     assume: frozenset[str] = frozenset()
     if args.processed_emails:
         entries = load_woomera(scanner.s3, scanner.bucket, args.processed_emails)
-        if args.dry_run or scanner.state is None:
+        dry = args.dry_run or scanner.state is None
+        imported = import_woomera(scanner.s3, scanner.state, scanner.bucket, entries, dry_run=dry)
+        if dry:  # nothing written: the run treats the listed mails as notified
             assume = frozenset(entries)
-            print(f"vaultmail: {len(entries)} mails listed by Woomera treated as notified", file=sys.stderr)
-        else:
-            imported = import_woomera(scanner.s3, scanner.state, scanner.bucket, entries)
-            print(
-                f"vaultmail: Woomera import: {imported.entries} entries, {imported.imported} imported, "
-                f"{imported.existing} already known, {imported.missing} objects gone",
-                file=sys.stderr,
-            )
+        print(
+            f"vaultmail: {'dry run: ' if dry else ''}Woomera import: {imported.entries} entries, "
+            f"{imported.imported} {'would be imported' if dry else 'imported'}, "
+            f"{imported.existing} already known, {imported.missing} objects gone",
+            file=sys.stderr,
+        )
 
     shown: list[MailOutcome] = []
 
     def on_outcome(outcome: MailOutcome) -> None:
+        if outcome.warning:  # on stderr in both forms; in --json also the line's "warning"
+            print(f"vaultmail: warning: {outcome.key}: {outcome.warning}", file=sys.stderr)
         if args.json:
             print(json.dumps(outcome.as_dict(), ensure_ascii=False), flush=True)
         else:
@@ -234,6 +238,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps({"summary": result.as_dict(), "dryRun": bool(args.dry_run)}), flush=True)
     print(f"vaultmail: {_summary(result, args.dry_run)}", file=sys.stderr)
+    mail = result.stats_mail
+    if mail is not None:
+        print(
+            f"vaultmail: stats mail sent to {', '.join(mail.to)}"
+            if mail.sent
+            else f"vaultmail: warning: the stats mail was not sent: {mail.error}",
+            file=sys.stderr,
+        )
     sys.stdout.flush()
     if result.halted:  # the state table failed mid-run (as before, when it raised: exit 1)
         return EXIT_UNKNOWN
