@@ -1,4 +1,5 @@
-"""The ``vaultmail`` command: ``upload`` (the SDK's flags and exit codes), ``inspect``, ``scan``.
+"""The ``vaultmail`` command: ``upload`` (the SDK's flags and exit codes), ``inspect``, ``scan``,
+``replay``, ``backfill``.
 
 Exit codes are the SDK's (docs/cli.md): argparse errors exit 3, never 2.
 """
@@ -22,7 +23,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    from . import inspect, replay, scan, upload
+    from . import backfill, inspect, replay, scan, upload
 
     parser = ArgumentParser(
         prog="vaultmail",
@@ -35,6 +36,7 @@ def build_parser() -> ArgumentParser:
     inspect.register(subparsers)
     replay.register(subparsers)
     scan.register(subparsers)
+    backfill.register(subparsers)
     return parser
 
 
