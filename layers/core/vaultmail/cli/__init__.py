@@ -17,6 +17,8 @@ from ..errors import EXIT_INVALID_ARGUMENTS, EXIT_UNKNOWN, VaultmailError
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error exits 3 (the SDK's "invalid arguments"), not 2."""
 
+    commands: dict[str, ArgumentParser]
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_INVALID_ARGUMENTS, f"{self.prog}: error: {message}\n")
@@ -37,6 +39,7 @@ def build_parser() -> ArgumentParser:
     replay.register(subparsers)
     scan.register(subparsers)
     backfill.register(subparsers)
+    parser.commands = subparsers.choices
     return parser
 
 
@@ -47,7 +50,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     if first is not None and args_list[first][:2] in ("-i", "-m", "-r", "-s"):
         args_list.insert(first, "upload")  # the SDK's script took its flags without a command
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:  # a flag the command does not know: the command's usage, not the top level's
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="vaultmail: %(levelname)s: %(message)s",
