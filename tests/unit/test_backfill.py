@@ -78,6 +78,15 @@ def test_generated_manifest_request_field_by_field() -> None:
     assert request["Description"].startswith("vaultmail backfill of s3://vaultmail-mail-")
 
 
+def test_recipients_and_sender_travel_as_user_arguments() -> None:
+    plain = backfill.plan(backfill.Spec(), WHERE)["Operation"]["LambdaInvoke"]
+    assert "UserArguments" not in plain
+    spec = backfill.Spec(recipients=("legal@acme.com", "hr@acme.com"), sender="boss@acme.com")
+    invoke = backfill.plan(spec, WHERE)["Operation"]["LambdaInvoke"]
+    # what functions/s3_uploader reads from job.userArguments (schema 2.0)
+    assert invoke["UserArguments"] == {"recipients": "legal@acme.com,hr@acme.com", "sender": "boss@acme.com"}
+
+
 def test_no_filter_means_no_filter_member_and_size_filter_is_passed() -> None:
     bare = backfill.plan(backfill.Spec(bucket="other-bucket"), WHERE)["ManifestGenerator"]
     assert "Filter" not in bare["S3JobManifestGenerator"]
@@ -138,6 +147,7 @@ def test_manifest_with_filters_or_without_etag_is_refused() -> None:
     [
         backfill.Spec(token="t-2", prefixes=("a/",), created_before=datetime(2026, 1, 1, tzinfo=UTC)),
         backfill.Spec(token="t-3", size_over=1, all_tasks_report=True, confirmation_required=True),
+        backfill.Spec(token="t-7", recipients=("legal@acme.com", "hr@acme.com"), sender="boss@acme.com"),
         backfill.Spec(token="t-4", manifest=backfill.Manifest("inv", "m/manifest.json", "etag", "v1")),
     ],
 )

@@ -96,6 +96,8 @@ class Spec:
     all_tasks_report: bool = False
     priority: int = 10
     confirmation_required: bool = False
+    recipients: tuple[str, ...] = ()  # vaults added to every mail's (the uploader's -r)
+    sender: str | None = None  # the sender vault of every mail (-s)
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
@@ -203,15 +205,27 @@ def check(spec: Spec) -> None:
         raise InvalidArguments("--priority must be between 0 and 2147483647")
 
 
+def user_arguments(spec: Spec) -> dict[str, str]:
+    """Schema 2.0's ``job.userArguments``, which the S3 uploader reads as ``-r``/``-s``."""
+    arguments = {}
+    if spec.recipients:
+        arguments["recipients"] = ",".join(spec.recipients)
+    if spec.sender:
+        arguments["sender"] = spec.sender
+    return arguments
+
+
 def plan(spec: Spec, where: Targets) -> dict[str, Any]:
     """The CreateJob request (keyword arguments of ``s3control.create_job``)."""
     check(spec)
+    invoke: dict[str, Any] = {"FunctionArn": where.function_arn, "InvocationSchemaVersion": SCHEMA_VERSION}
+    arguments = user_arguments(spec)
+    if arguments:
+        invoke["UserArguments"] = arguments
     request: dict[str, Any] = {
         "AccountId": where.account,
         "ConfirmationRequired": spec.confirmation_required,
-        "Operation": {
-            "LambdaInvoke": {"FunctionArn": where.function_arn, "InvocationSchemaVersion": SCHEMA_VERSION}
-        },
+        "Operation": {"LambdaInvoke": invoke},
         "Report": {
             "Bucket": where.bucket_arn(where.reports_bucket),
             "Format": "Report_CSV_20180820",

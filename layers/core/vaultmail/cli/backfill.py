@@ -2,7 +2,7 @@
 
     vaultmail backfill --stack NAME [--bucket B] [--prefix P]... [--suffix S]...
                        [--created-before DATE] [--created-after DATE]
-                       [--manifest s3://BUCKET/KEY[,ETAG]] [--report-all] [--dry-run]
+                       [--manifest s3://BUCKET/KEY[,ETAG]] [-r ID,ID] [-s ID] [--report-all] [--dry-run]
 
 The role, the function and the reports bucket come from the stack's outputs. Prints the
 job id and the commands that follow it; ``--dry-run`` prints the CreateJob request instead.
@@ -59,6 +59,15 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--manifest-versions", action="store_true", help="the CSV manifest's rows are Bucket,Key,VersionId"
     )
+    p.add_argument(
+        "-r",
+        dest="recipients",
+        action="append",
+        default=[],
+        metavar="ID,ID",
+        help="vaults added to every mail's, as upload's -r (the job's user arguments)",
+    )
+    p.add_argument("-s", dest="sender", metavar="ID", help="the sender vault of every mail, as upload's -s")
     p.add_argument("--report-all", action="store_true", help="report every task, not only the failed ones")
     p.add_argument("--priority", type=int, default=10, help="job priority (default 10)")
     p.add_argument(
@@ -91,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         all_tasks_report=args.report_all,
         priority=args.priority,
         confirmation_required=args.confirm,
+        recipients=tuple(r.strip() for value in args.recipients for r in value.split(",") if r.strip()),
+        sender=args.sender,
     )
     backfill.check(spec)  # a bad combination is refused before any other request
     if manifest is not None and manifest.etag is None:
