@@ -77,7 +77,7 @@ def function_policies(policies: list[Any], resolve: Callable[[Any], Any]) -> lis
     """
     documents: list[dict[str, Any]] = []
     for entry in policies:
-        if not (isinstance(entry, dict) and set(entry) == {"Statement"}):
+        if not (isinstance(entry, dict) and set(entry) in ({"Statement"}, {"Version", "Statement"})):
             raise UnenforceablePolicy(
                 f"the local stack checks IAM with the template's own statements; it cannot expand {entry!r}"
             )

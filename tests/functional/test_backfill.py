@@ -117,6 +117,13 @@ def test_a_stack_without_the_outputs_exits_3(
     assert "missing" in capsys.readouterr().err
 
 
+def test_no_region_exits_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    assert run(["backfill", "--stack", "vm"]) == 3
+    assert "--region" in capsys.readouterr().err
+
+
 def test_bad_flags_show_the_backfill_usage(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as err:
         run(["backfill", "--stack", "x", "--created-before", "yesterday"])

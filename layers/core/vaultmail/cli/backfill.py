@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import EXIT_OK, InvalidArguments
+from ..errors import EXIT_OK, ConfigurationError, InvalidArguments
 
 
 def _when(text: str) -> datetime:
@@ -41,6 +41,7 @@ def register(subparsers: Any) -> None:
         "Exit codes: 0 job created (or planned), 1 AWS refused the job, 3 bad arguments or stack.",
     )
     p.add_argument("--stack", required=True, help="the deployed vaultmail stack (CloudFormation name)")
+    p.add_argument("--region", help="the stack's region (default: AWS_REGION / the AWS CLI's configuration)")
     p.add_argument(
         "--bucket",
         help="bucket to archive (default: the stack's mail bucket; another one must be the stack's "
@@ -82,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import backfill
 
-    session = boto3.session.Session()
+    session = boto3.session.Session(region_name=args.region)
+    if not session.region_name:
+        raise ConfigurationError("no AWS region: give --region or set AWS_REGION (the stack's region)")
     outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
     where = backfill.targets(outputs, stack=args.stack)
     manifest = None
