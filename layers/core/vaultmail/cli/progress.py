@@ -8,6 +8,7 @@ one-line bar says the same. Both take ``(done, total)`` calls, as the upload cli
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -84,8 +85,18 @@ class _TqdmBar:
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
+            # a terminal that reports a 0 x 0 size (a pty under `script`, some CI) would make tqdm
+            # draw nothing: the fallback 80 x 24 instead
+            size = shutil.get_terminal_size()
             self._bar = self._tqdm(
-                total=total, desc=self._label, unit="B", unit_scale=True, file=self._stream, leave=True
+                total=total,
+                desc=self._label,
+                unit="B",
+                unit_scale=True,
+                file=self._stream,
+                leave=True,
+                ncols=size.columns,
+                nrows=size.lines,
             )
         if done < self._seen:  # a retry starts the send again
             self._bar.reset(total=total)
