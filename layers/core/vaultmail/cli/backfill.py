@@ -86,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
     session = boto3.session.Session(region_name=args.region)
     if not session.region_name:
         raise ConfigurationError("no AWS region: give --region or set AWS_REGION (the stack's region)")
-    outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
-    where = backfill.targets(outputs, stack=args.stack)
     manifest = None
     if args.manifest:
         manifest = backfill.parse_manifest(args.manifest, with_versions=args.manifest_versions)
@@ -106,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
         recipients=tuple(r.strip() for value in args.recipients for r in value.split(",") if r.strip()),
         sender=args.sender,
     )
-    backfill.check(spec)  # a bad combination is refused before any other request
+    backfill.check(spec)  # a bad combination is refused before any request
+    outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
+    where = backfill.targets(outputs, stack=args.stack)
     if manifest is not None and manifest.etag is None:
         spec = replace(spec, manifest=backfill.with_etag(session.client("s3"), manifest))
     request = backfill.plan(spec, where)
