@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _context import context, summary, write
 from _procs import AWS_ENV, servers
 
 from vaultmail_dev import sambuild
@@ -163,10 +164,30 @@ def main() -> dict[str, object]:
     return {"python": build.python, "memory": rss(build), "cold_import": imports(build)}
 
 
+def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
+    memory = result["memory"]
+    peak = max(memory["s3_uploader_50mb_peak_rss_above_small_mib"])
+    out = [
+        summary(
+            "50 MB object through the built S3 uploader: peak RSS above a small mail's "
+            f"<= {memory['goal_mib']} MiB",
+            memory["goal_met"],
+            f"{peak} MiB at most",
+        )
+    ]
+    for logical, timing in result["cold_import"].items():
+        out.append(
+            summary(
+                f"{logical}: cold init with its clients <= {timing['goal_ratio']}x boto3 and clients alone",
+                timing["ratio"] <= timing["goal_ratio"],
+                f"{timing['ratio']}x ({timing['handler_import_plus_clients_ms']} vs "
+                f"{timing['boto3_and_clients_ms']} ms)",
+            )
+        )
+    return out
+
+
 if __name__ == "__main__":
+    started = context()
     result = main()
-    Path(__file__).with_name("results").mkdir(exist_ok=True)
-    Path(__file__).with_name("results").joinpath("handlers.json").write_text(
-        json.dumps(result, indent=2) + "\n"
-    )
-    print(json.dumps(result, indent=2))
+    write("handlers", result, goals(result), started)

@@ -13,10 +13,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _context import context, summary, write
 from _procs import AWS_ENV, servers
 
 from vaultmail_dev.mails import write_big_mail
@@ -117,8 +119,18 @@ def main() -> dict[str, object]:
     return result
 
 
+def goals(res: dict[str, Any]) -> list[dict[str, Any]]:
+    peak = max(res["client_peak_rss_above_idle_mib"])
+    return [
+        summary(
+            f"50 MB upload: peak RSS above the idle process < {res['goal_rss_mib']} MiB",
+            res["rss_goal_met"],
+            f"{peak} MiB at most over {len(res['client_peak_rss_above_idle_mib'])} runs",
+        )
+    ]
+
+
 if __name__ == "__main__":
+    started = context()
     res = main()
-    Path(__file__).with_name("results").mkdir(exist_ok=True)
-    Path(__file__).with_name("results").joinpath("upload.json").write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
+    write("upload", res, goals(res), started)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from vaultmail.cli import run
-from vaultmail.cli.upload import ProgressBar
 
 MAIL = Path(__file__).parent / "fixtures" / "mails"
 
@@ -35,16 +33,6 @@ def test_missing_settings_exit_3(
     mail.write_bytes(b"From: a@acme.com\n\nhi\n")
     assert run(["upload", "-i", str(mail)]) == 3
     assert "PRIMARY_DOMAIN" in capsys.readouterr().err
-
-
-def test_progress_bar_draws_once_per_percent() -> None:
-    out = io.StringIO()
-    bar = ProgressBar(out, width=10)
-    for sent in range(0, 1001, 1):
-        bar(sent, 1000)
-    text = out.getvalue()
-    assert text.count("\r") == 101 and text.endswith("100% 0.0/0.0 MB\n")
-    assert "[##########]" in text
 
 
 def test_inspect_text_output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""The ``vaultmail`` command: ``upload`` (the SDK's flags and exit codes), ``inspect``, ``scan``.
+"""The ``vaultmail`` command: ``upload`` (the SDK's flags and exit codes), ``inspect``, ``scan``,
+``replay``, ``backfill``.
 
 Exit codes are the SDK's (docs/cli.md): argparse errors exit 3, never 2.
 """
@@ -16,13 +17,15 @@ from ..errors import EXIT_INVALID_ARGUMENTS, EXIT_UNKNOWN, VaultmailError
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error exits 3 (the SDK's "invalid arguments"), not 2."""
 
+    commands: dict[str, ArgumentParser]
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_INVALID_ARGUMENTS, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> ArgumentParser:
-    from . import inspect, replay, scan, upload
+    from . import backfill, inspect, replay, scan, upload
 
     parser = ArgumentParser(
         prog="vaultmail",
@@ -35,6 +38,8 @@ def build_parser() -> ArgumentParser:
     inspect.register(subparsers)
     replay.register(subparsers)
     scan.register(subparsers)
+    backfill.register(subparsers)
+    parser.commands = subparsers.choices
     return parser
 
 
@@ -45,7 +50,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     if first is not None and args_list[first][:2] in ("-i", "-m", "-r", "-s"):
         args_list.insert(first, "upload")  # the SDK's script took its flags without a command
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:  # a flag the command does not know: the command's usage, not the top level's
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="vaultmail: %(levelname)s: %(message)s",
