@@ -181,6 +181,22 @@ def test_corpus(name: str, kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_corpus_read_by_the_scan_alone(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no budget for the strict parser, the RFC 5322 scan alone finds the same mailboxes
+    and display names (what a mail past the budget gets)."""
+    data, expected = load(name)
+    if expected.get("error") == "NotAMail":
+        return
+    monkeypatch.setattr(addresses, "STRICT_BUDGET", 0)
+    headers = read_headers(data)
+    got = headers.as_dict()
+    assert {k: got[k] for k in FIELDS} == {k: expected[k] for k in FIELDS}
+    names = {m.addr: m.name for f in FIELDS.values() for m in getattr(headers, f)}
+    for addr, display in expected.get("names", {}).items():
+        assert names.get(addr) == display, addr
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_stream_reads_at_most_one_chunk_past_the_header_block(name: str) -> None:
     data, expected = load(name)
     if expected.get("error") == "NotAMail" or header_end(data) is None:

@@ -55,9 +55,24 @@ def decode_words(text: str) -> str:
     if "=?" not in text:
         return text
     try:
-        return str(make_header(decode_header(text)))
+        parts = decode_header(text)
     except Exception:
         return text
+    try:
+        return str(make_header(parts))
+    except LookupError:  # an unknown charset: its bytes as ASCII, the rest as U+FFFD (as the stdlib)
+        return "".join(_decode_part(p, charset) for p, charset in parts)
+    except Exception:
+        return text
+
+
+def _decode_part(part: bytes | str, charset: str | None) -> str:
+    if isinstance(part, str):
+        return part
+    try:
+        return part.decode(charset or "ascii", "replace")
+    except LookupError:
+        return part.decode("ascii", "replace")
 
 
 class Budget:

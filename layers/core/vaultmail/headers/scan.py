@@ -254,7 +254,8 @@ class _Scanner:
             else:
                 found = (_NEXT_IN_ROUTE if route else _NEXT_IN_ANGLE).search(v, j + 1)
                 k = found.start() if found else n
-                inner.append(v[j:k])
+                # obs-local-part / obs-domain (RFC 5322 4.4): white space between the atoms
+                inner.append("".join(v[j:k].split()))
                 j = k
         self.angles.append((self.text, "".join(inner)))
         self.text = []
