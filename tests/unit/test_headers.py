@@ -708,3 +708,14 @@ def test_an_unexpected_failure_is_a_documented_error_for_that_mail(monkeypatch: 
     assert info.value.reason == "UnreadableHeaders" and info.value.exit_code == 3
     assert not info.value.transient
     assert "RecursionError" in info.value.message
+
+
+def test_encoded_display_names_past_the_budget_stay_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(addresses, "STRICT_BUDGET", 0)
+    monkeypatch.setattr(addresses, "DECODED_NAMES", 2)
+    to = ", ".join(f"=?utf-8?q?J=C3=B6rg_{i}?= <j{i}@acme.com>" for i in range(4))
+    headers = read_headers(f"From: a@acme.com\nTo: {to}\n\n".encode())
+    assert [m.addr for m in headers.to] == [f"j{i}@acme.com" for i in range(4)]  # every address
+    raw = ["=?utf-8?q?J=C3=B6rg_2?=", "=?utf-8?q?J=C3=B6rg_3?="]
+    assert [m.name for m in headers.to] == ["Jörg 0", "Jörg 1", *raw]
+    assert headers.skipped == ("to: more than 2 encoded display names: the rest kept as written",)
