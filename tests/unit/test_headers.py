@@ -719,3 +719,17 @@ def test_encoded_display_names_past_the_budget_stay_as_written(monkeypatch: pyte
     raw = ["=?utf-8?q?J=C3=B6rg_2?=", "=?utf-8?q?J=C3=B6rg_3?="]
     assert [m.name for m in headers.to] == ["Jörg 0", "Jörg 1", *raw]
     assert headers.skipped == ("to: more than 2 encoded display names: the rest kept as written",)
+
+
+def test_notes_are_bounded_per_field() -> None:
+    """A 1 MiB list of junk gives a bounded ``skipped``: the first notes, then a count."""
+    headers = read_headers(b"From: a@acme.com\nTo: " + b"x, " * 50_000 + b"\n\n")
+    notes = [s for s in headers.skipped if s.startswith("to:")]
+    assert len(notes) == addresses.MAX_NOTES + 1
+    assert notes[-1] == f"to: {50_000 - addresses.MAX_NOTES} more repairs and skipped values not listed"
+
+
+def test_leading_continuation_lines_are_one_note() -> None:
+    headers = read_headers(b" x\n" * 10_000 + b"From: a@acme.com\n\n")
+    assert headers.addresses() == ["a@acme.com"]
+    assert len(headers.skipped) == 1 and "(10000 lines)" in headers.skipped[0]

@@ -26,6 +26,7 @@ STRICT_VALUE_LIMIT = 4 * 1024  # longest value given to the (quadratic) strict p
 STRICT_BUDGET = 4 * 1024  # characters of address values strictly parsed per mail
 MAX_COMMENT_DEPTH = 16  # deeper nesting is not given to the (recursive) strict parser
 DECODED_NAMES = 1000  # encoded-word display names decoded per mail by the scan
+MAX_NOTES = 20  # repairs and skipped values listed per field (the rest counted)
 
 # Defects of an address header that lose no address: obsolete but parsed syntax, RFC 6532
 # local parts, and an encoded word in an unknown charset (only the display name suffers).
@@ -163,18 +164,28 @@ def _strict(name: str, raw: str, value: str, skipped: list[str]) -> list[Mailbox
 
 def _scanned(name: str, value: str, skipped: list[str], budget: Budget) -> list[Mailbox]:
     scan = scan_addresses(value)
-    for repair in dict.fromkeys(scan.repairs):  # each kind of repair once per field
-        skipped.append(f"{name}: repaired {clip(repair)}")
+    notes = [f"{name}: repaired {clip(repair)}" for repair in dict.fromkeys(scan.repairs)]
+    unlisted = 0
     found: list[Mailbox] = []
     for item in scan.found:
         spec = item.spec
         normal = normalize_address(_plain_local(spec) if '"' in spec else spec) if spec else None
-        if normal is None:
-            if spec or item.name:
-                skipped.append(f"{name}: skipped {clip(sanitize(spec or item.name))!r}: not an address")
-            continue
-        found.append(Mailbox(sanitize(budget.decode(name, item.name, skipped)) if item.name else "", normal))
-    skipped.extend(f"{name}: skipped {clip(sanitize(r))!r}: not an address" for r in scan.rejected)
+        if normal is not None:
+            display = sanitize(budget.decode(name, item.name, skipped)) if item.name else ""
+            found.append(Mailbox(display, normal))
+        elif len(notes) >= MAX_NOTES:  # counted, not formatted
+            unlisted += 1
+        elif spec or item.name:
+            notes.append(f"{name}: skipped {clip(sanitize(spec or item.name))!r}: not an address")
+    for rejected in scan.rejected:
+        if len(notes) >= MAX_NOTES:
+            unlisted += 1
+        else:
+            notes.append(f"{name}: skipped {clip(sanitize(rejected))!r}: not an address")
+    unlisted += max(0, len(notes) - MAX_NOTES)
+    skipped.extend(notes[:MAX_NOTES])
+    if unlisted:
+        skipped.append(f"{name}: {unlisted} more repairs and skipped values not listed")
     return found
 
 
