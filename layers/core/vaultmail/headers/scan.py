@@ -117,6 +117,10 @@ def _add_angle(name: str, inner: str, out: Scan, *, name_has_at: bool | None = N
 
 
 def _bare(element: str, out: Scan) -> None:
+    if "@" not in element:  # no addr-spec at all (most often: nothing, between two commas)
+        if element and not element.isspace():
+            out.rejected.append(element)
+        return
     words = element.split()
     if len(words) == 1:
         out.found.append(Found("", words[0]))
