@@ -82,6 +82,8 @@ def cases() -> dict[str, bytes]:
         "comments nested 1 MiB deep": fill(FROM + b"To: a@acme.com ", lambda i: b"("),
         "angle brackets 1 MiB deep": fill(FROM + b"To: ", lambda i: b"<"),
         "unclosed quote, 1 MiB": fill(FROM + b'To: "', lambda i: b"x, y@acme.com "),
+        "one To: of words, no address": fill(FROM + b"To: x", lambda i: b", x"),
+        "leading continuation lines": b" x\r\n" * ((HEADER_CAP - 40) // 4) + FROM,
         "one word, 1 MiB, after a quote": fill(FROM + b'To: "x" ', lambda i: b"a"),
         "obs-route of 1 MiB": fill(FROM + b'To: "x" <', lambda i: b"@relay%d.example," % i),
         "Subject of encoded words, 1 MiB": fill(FROM + b"Subject: ", lambda i: b"=?utf-8?q?caf=C3=A9?= "),

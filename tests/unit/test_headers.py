@@ -181,6 +181,22 @@ def test_corpus(name: str, kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_corpus_read_by_the_scan_alone(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no budget for the strict parser, the RFC 5322 scan alone finds the same mailboxes
+    and display names (what a mail past the budget gets)."""
+    data, expected = load(name)
+    if expected.get("error") == "NotAMail":
+        return
+    monkeypatch.setattr(addresses, "STRICT_BUDGET", 0)
+    headers = read_headers(data)
+    got = headers.as_dict()
+    assert {k: got[k] for k in FIELDS} == {k: expected[k] for k in FIELDS}
+    names = {m.addr: m.name for f in FIELDS.values() for m in getattr(headers, f)}
+    for addr, display in expected.get("names", {}).items():
+        assert names.get(addr) == display, addr
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_stream_reads_at_most_one_chunk_past_the_header_block(name: str) -> None:
     data, expected = load(name)
     if expected.get("error") == "NotAMail" or header_end(data) is None:
@@ -692,3 +708,28 @@ def test_an_unexpected_failure_is_a_documented_error_for_that_mail(monkeypatch: 
     assert info.value.reason == "UnreadableHeaders" and info.value.exit_code == 3
     assert not info.value.transient
     assert "RecursionError" in info.value.message
+
+
+def test_encoded_display_names_past_the_budget_stay_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(addresses, "STRICT_BUDGET", 0)
+    monkeypatch.setattr(addresses, "DECODED_NAMES", 2)
+    to = ", ".join(f"=?utf-8?q?J=C3=B6rg_{i}?= <j{i}@acme.com>" for i in range(4))
+    headers = read_headers(f"From: a@acme.com\nTo: {to}\n\n".encode())
+    assert [m.addr for m in headers.to] == [f"j{i}@acme.com" for i in range(4)]  # every address
+    raw = ["=?utf-8?q?J=C3=B6rg_2?=", "=?utf-8?q?J=C3=B6rg_3?="]
+    assert [m.name for m in headers.to] == ["Jörg 0", "Jörg 1", *raw]
+    assert headers.skipped == ("to: more than 2 encoded display names: the rest kept as written",)
+
+
+def test_notes_are_bounded_per_field() -> None:
+    """A 1 MiB list of junk gives a bounded ``skipped``: the first notes, then a count."""
+    headers = read_headers(b"From: a@acme.com\nTo: " + b"x, " * 50_000 + b"\n\n")
+    notes = [s for s in headers.skipped if s.startswith("to:")]
+    assert len(notes) == addresses.MAX_NOTES + 1
+    assert notes[-1] == f"to: {50_000 - addresses.MAX_NOTES} more repairs and skipped values not listed"
+
+
+def test_leading_continuation_lines_are_one_note() -> None:
+    headers = read_headers(b" x\n" * 10_000 + b"From: a@acme.com\n\n")
+    assert headers.addresses() == ["a@acme.com"]
+    assert len(headers.skipped) == 1 and "(10000 lines)" in headers.skipped[0]

@@ -34,6 +34,8 @@ MAX_JUNK_LINES = 8  # non-header lines skipped inside one header block before gi
 # white space before the colon (4.5).
 _NAME = r"[\x21-\x39\x3b-\x7e]+[ \t]*:"
 _FIELD = re.compile(_NAME, re.ASCII)
+# The start of a line that is not a continuation line (nor empty).
+_LINE_START = re.compile(r"^[^ \t\n]", re.MULTILINE)
 # A line that is neither a field nor a continuation nor empty.
 _JUNK = re.compile(rf"^(?=[^ \t\n])(?!{_NAME}).*$", re.ASCII | re.MULTILINE)
 
@@ -84,12 +86,14 @@ class FieldLocator:
         pos = 0
         if text.startswith("From ") and not _FIELD.match(text):
             pos = _line_end(text, 0)  # an mbox 'From ' line: only ever the first line
-        while pos < len(text) and text[pos] in " \t\n":
-            end = _line_end(text, pos)
+        if pos < len(text) and text[pos] in " \t\n":
+            first = _LINE_START.search(text, pos)
+            end = first.start() if first else len(text)
             if text[pos:end].strip():
+                lines = text.count("\n", pos, end) or 1
                 skipped.append(
-                    f"header block: skipped {_clip(text[pos:end])!r}: "
-                    "a continuation line with no header before it"
+                    f"header block: skipped {_clip(text[pos:end])!r} ({lines} lines): "
+                    "continuation lines with no header before them"
                 )
             pos = end
         if not _FIELD.match(text, pos):

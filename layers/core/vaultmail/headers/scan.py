@@ -117,6 +117,10 @@ def _add_angle(name: str, inner: str, out: Scan, *, name_has_at: bool | None = N
 
 
 def _bare(element: str, out: Scan) -> None:
+    if "@" not in element:  # no addr-spec at all (most often: nothing, between two commas)
+        if element and not element.isspace():
+            out.rejected.append(element)
+        return
     words = element.split()
     if len(words) == 1:
         out.found.append(Found("", words[0]))
@@ -254,7 +258,8 @@ class _Scanner:
             else:
                 found = (_NEXT_IN_ROUTE if route else _NEXT_IN_ANGLE).search(v, j + 1)
                 k = found.start() if found else n
-                inner.append(v[j:k])
+                # obs-local-part / obs-domain (RFC 5322 4.4): white space between the atoms
+                inner.append("".join(v[j:k].split()))
                 j = k
         self.angles.append((self.text, "".join(inner)))
         self.text = []
