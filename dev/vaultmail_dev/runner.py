@@ -249,6 +249,16 @@ class RunnerPool:
         self.invocations.append(inv)
         return inv
 
+    def warm(self, count: int) -> None:
+        """Start ``count`` execution environments now (their init is then not an invocation's)."""
+        with self._lock:
+            while len(self._all) < count:
+                runner = self._make()
+                with runner._lock:
+                    runner._proc = runner._start()
+                self._all.append(runner)
+                self._idle.append(runner)
+
     @property
     def environments(self) -> int:
         return len(self._all)
