@@ -403,20 +403,18 @@ def context() -> dict[str, Any]:
 def goals(rows: list[dict[str, Any]], models: dict[str, Any], latency: dict[str, Any]) -> list[str]:
     second = [r for r in rows if r["run"] == "second"]
     worst = max(r["dynamodb_reads_per_1000_listed"] for r in second)
-    smallest, largest = min(r["objects"] for r in rows), max(r["objects"] for r in rows)
-    model = models[f"from_{smallest}_objects"]
-    hours = model["nothing_new"]["hours"]
-    big = models[f"from_{largest}_objects"]["nothing_new"]
+    # the worst model over the bucket sizes (moto's page cost grows with the bucket, S3's does not)
+    name, model = max(models.items(), key=lambda item: item[1]["nothing_new"]["hours"])
+    quiet, busy = model["nothing_new"], model["all_new_1pct_oversize"]
+    hours = quiet["hours"]
     lat = latency["max_seconds"]
     return [
         f"{'met' if worst <= 1 else 'NOT met'}: second sweep with nothing new, <= 1 DynamoDB read per 1,000 "
         f"listed objects: worst {worst} (sizes {', '.join(str(r['objects']) for r in second)})",
         f"{'met' if hours <= 3 else 'NOT met'}: full sweep of 10 million objects within 3 hours: modelled "
-        f"{hours} h from {model['nothing_new']['seconds_per_page']} s per page (moto) over "
-        f"{model['nothing_new']['invocations']} invocations (bucket of {smallest}; from the {largest} "
-        f"bucket's {big['seconds_per_page']} s per page, inflated by moto's per-page walk of every key: "
-        f"{big['hours']} h; client CPU {big['client_cpu_seconds_per_page']} s per page); a pass where "
-        f"all is new (1% oversize, 100,000 notices) models {model['all_new_1pct_oversize']['hours']} h",
+        f"{hours} h at worst ({name.replace('_', ' ')}: {quiet['seconds_per_page']} s per page on moto, "
+        f"client CPU {quiet['client_cpu_seconds_per_page']} s, {quiet['invocations']} invocations of 280 s); "
+        f"a first pass where all is new (1% oversize, 100,000 notices) models {busy['hours']} h",
         f"{'met' if lat <= 120 else 'NOT met'}: arrival notice within 2 minutes: {lat} s from the PUT to the "
         "SES send, worst of the rounds (EventBridge and SQS delivery not included)",
     ]
