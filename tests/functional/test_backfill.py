@@ -24,6 +24,8 @@ OUTPUTS = {
     "S3UploaderFunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:vm-S3UploaderFunction-1",
     "MailBucketName": "vm-mail",
     "BatchReportsBucketName": "vm-batch",
+    "OversizeScannerFunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:vm-OversizeScanner-1",
+    "SizeThresholdBytes": "10485760",
 }
 
 
@@ -108,6 +110,28 @@ def test_creates_the_job_and_says_how_to_follow_it(
     assert request["Manifest"]["Spec"]["Fields"] == ["Bucket", "Key"]
     assert "created S3 Batch Operations job 0123-job" in out
     assert f"aws s3control describe-job --account-id {ACCOUNT} --job-id 0123-job" in out
+
+
+def test_oversize_targets_the_scanner_for_mails_at_or_over_the_threshold(
+    stack: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen = stub_s3control(monkeypatch, {"JobId": "0456-job"})
+    code = run(["backfill", "--stack", stack, "--oversize", "--prefix", "2026/"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (request,) = seen
+    assert request["Operation"]["LambdaInvoke"]["FunctionArn"] == OUTPUTS["OversizeScannerFunctionArn"]
+    assert request["Operation"]["LambdaInvoke"]["InvocationSchemaVersion"] == "2.0"
+    flt = request["ManifestGenerator"]["S3JobManifestGenerator"]["Filter"]
+    # S3 compares strictly: one byte under the threshold keeps a mail of exactly the threshold
+    assert flt["ObjectSizeGreaterThanBytes"] == 10485759
+    assert flt["KeyNameConstraint"]["MatchAnyPrefix"] == ["2026/"]
+    assert "created S3 Batch Operations job 0456-job" in captured.out
+
+
+def test_oversize_refuses_a_manifest_or_vaults(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["backfill", "--stack", stack, "--oversize", "-r", "ops@acme.com"]) == 3
+    assert "--oversize" in capsys.readouterr().err
 
 
 def test_a_stack_without_the_outputs_exits_3(

@@ -406,13 +406,15 @@ def test_every_policy_document_names_its_version() -> None:
     assert all(isinstance(d, dict) and d.get("Version") == "2012-10-17" for d in docs), docs
 
 
-def test_batch_operations_role_invokes_only_the_s3_uploader() -> None:
+def test_batch_operations_role_invokes_only_the_s3_uploader_and_the_scanner() -> None:
     role = props("BatchOperationsRole")
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
     found = statements(role["Policies"])
     invoke = [s for s in found if "lambda:InvokeFunction" in listify(s["Action"])]
-    assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["S3UploaderFunction", "Arn"]}]
+    assert [s["Resource"] for s in invoke] == [
+        [{"Fn::GetAtt": ["S3UploaderFunction", "Arn"]}, {"Fn::GetAtt": ["OversizeScannerFunction", "Arn"]}]
+    ]
     assert any("s3:GetObject" in listify(s["Action"]) for s in found)
     assert TEMPLATE["Outputs"]["BatchOperationsRoleArn"]["Value"] == {
         "Fn::GetAtt": ["BatchOperationsRole", "Arn"]

@@ -42,6 +42,8 @@ CSV_FIELDS_WITH_VERSIONS = ("Bucket", "Key", "VersionId")
 
 OUTPUT_ROLE = "BatchOperationsRoleArn"
 OUTPUT_FUNCTION = "S3UploaderFunctionArn"
+OUTPUT_SCANNER = "OversizeScannerFunctionArn"  # --oversize: the scanner's per-object path
+OUTPUT_THRESHOLD = "SizeThresholdBytes"  # the scanner's threshold, as the stack deploys it
 OUTPUT_MAIL_BUCKET = "MailBucketName"
 OUTPUT_REPORTS_BUCKET = "BatchReportsBucketName"
 
@@ -126,6 +128,17 @@ def targets(outputs: Mapping[str, str], *, stack: str, function_output: str = OU
     return Targets(
         role, outputs[function_output], outputs[OUTPUT_MAIL_BUCKET], outputs[OUTPUT_REPORTS_BUCKET]
     )
+
+
+def oversize_floor(outputs: Mapping[str, str], *, stack: str) -> int:
+    """``ObjectSizeGreaterThanBytes`` for mails at or over the stack's threshold (S3 compares strictly)."""
+    text = outputs.get(OUTPUT_THRESHOLD, "")
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigurationError(
+            f"stack {stack!r} has no output {OUTPUT_THRESHOLD} (a positive whole number): "
+            "deploy this version of template.yaml"
+        )
+    return int(text) - 1
 
 
 def _generator(spec: Spec, where: Targets) -> dict[str, Any]:

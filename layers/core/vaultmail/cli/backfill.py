@@ -74,6 +74,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--confirm", action="store_true", help="create the job suspended, to be confirmed before it runs"
     )
+    p.add_argument(
+        "--oversize",
+        action="store_true",
+        help="notify the recipients of existing oversize mails instead: the job invokes the stack's "
+        "oversize scanner for each object at or over its threshold (output SizeThresholdBytes; S3's "
+        "manifest generator filters by size), with the same claims as the scan (nobody told twice)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the CreateJob request; create nothing")
     p.set_defaults(func=run)
 
@@ -104,9 +111,15 @@ def run(args: argparse.Namespace) -> int:
         recipients=tuple(r.strip() for value in args.recipients for r in value.split(",") if r.strip()),
         sender=args.sender,
     )
+    if args.oversize and (manifest is not None or spec.recipients or spec.sender):
+        raise InvalidArguments("--oversize lists by size itself and notifies: no --manifest, -r or -s with it")
     backfill.check(spec)  # a bad combination is refused before any request
     outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
-    where = backfill.targets(outputs, stack=args.stack)
+    if args.oversize:
+        spec = replace(spec, size_over=backfill.oversize_floor(outputs, stack=args.stack))
+        where = backfill.targets(outputs, stack=args.stack, function_output=backfill.OUTPUT_SCANNER)
+    else:
+        where = backfill.targets(outputs, stack=args.stack)
     if manifest is not None and manifest.etag is None:
         spec = replace(spec, manifest=backfill.with_etag(session.client("s3"), manifest))
     request = backfill.plan(spec, where)
