@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         sender=args.sender,
     )
     if args.oversize and (manifest is not None or spec.recipients or spec.sender):
-        raise InvalidArguments("--oversize lists by size itself and notifies: no --manifest, -r or -s with it")
+        raise InvalidArguments("--oversize lists by size and notifies: no --manifest, -r or -s with it")
     backfill.check(spec)  # a bad combination is refused before any request
     outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
     if args.oversize:
