@@ -20,18 +20,15 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultmail import runtime
+from vaultmail import delivery, runtime
 from vaultmail.scanner import Scanner, ScanResult
 from vaultmail.scanner.arrival import batch_operation, is_continuation, notify_arrival, request_continuation
 from vaultmail.settings import Settings, get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
-# a batch that failed whole is still a partial response: each record retried on its own
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 COUNTS = {
     "scanned": "ObjectsScanned",
@@ -97,9 +94,10 @@ def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             notify_arrival(scanner(get_settings()), body, context.get_remaining_time_in_millis), sweep=False
         )
 
-    response = dict(
-        process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
-    )
+    # partial batch response; a failed record waits in the queue with the uploaders' growing
+    # backoff (ChangeMessageVisibility), as design.md asks of every queued path
+    settings = get_settings()
+    response = delivery.run(event, context, handle, sqs=runtime.boto3_client("sqs"), settings=settings)
     if continued:
         sweep(context)
     return response

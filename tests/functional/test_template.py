@@ -531,6 +531,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
         "sqs:SendMessage",  # a cut sweep's continuation, on its own queue only
+        "sqs:ChangeMessageVisibility",  # a failed arrival's backoff, on its own queue only
     }
     for name in UPLOADERS:
         (secret,) = [

@@ -84,7 +84,9 @@ def test_queues_respect_the_limits_of_sqs_and_lambda(
     assert int(dlq["MessageRetentionPeriod"]) == 1_209_600
     assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ApiConcurrency"}
+    # the uploaders' executions share the API cap; the scanner's arrivals have a cap of their own
+    cap = "ArrivalConcurrency" if name == "OversizeScannerFunction" else "ApiConcurrency"
+    assert event["ScalingConfig"]["MaximumConcurrency"] == {"Ref": cap}
     assert 1 <= int(event["BatchSize"]) <= 10
 
 

@@ -127,7 +127,7 @@ def delay_failed(sqs: Any, failed: list[tuple[SQSRecord, BaseException]], settin
         seconds = backoff.delay(
             max(1, count),
             retry_after=getattr(exc, "retry_after", None),
-            jitter=random.random(),
+            jitter=random.random(),  # nosec B311: jitter spreads retries, nothing secret
             base=settings.queue_backoff_base,
             cap=settings.queue_backoff_cap,
         )
