@@ -124,10 +124,11 @@ def delay_failed(sqs: Any, failed: list[tuple[SQSRecord, BaseException]], settin
         except (KeyError, TypeError, ValueError):
             log.warning("a failed message without its queue or receive count keeps the queue's timeout")
             continue
+        # bandit B311 silenced: the jitter only spreads retries in time; nothing secret depends on it
         seconds = backoff.delay(
             max(1, count),
             retry_after=getattr(exc, "retry_after", None),
-            jitter=random.random(),  # nosec B311: jitter spreads retries, nothing secret
+            jitter=random.random(),  # nosec B311
             base=settings.queue_backoff_base,
             cap=settings.queue_backoff_cap,
         )
