@@ -44,6 +44,7 @@ class _Task:
     dlq: Queue
     max_per_second: int | None
     to_move: int
+    destination: str | None = None  # DestinationArn's queue URL; None: each to where it came from
     status: str = RUNNING
     moved: int = 0
     failure: str | None = None
@@ -70,8 +71,11 @@ class LocalMover:
         self._lock = threading.Lock()
         self._tasks: list[_Task] = []  # oldest first
 
-    def start(self, source_arn: str, *, max_per_second: int | None = None) -> str:
+    def start(
+        self, source_arn: str, *, destination_arn: str | None = None, max_per_second: int | None = None
+    ) -> str:
         dlq = resolve_queue(self.sqs, source_arn)
+        destination = resolve_queue(self.sqs, destination_arn).url if destination_arn else None
         if max_per_second is not None and not 1 <= max_per_second <= MAX_PER_SECOND:
             raise ReplayError(f"InvalidParameterValue: MaxNumberOfMessagesPerSecond is 1 to {MAX_PER_SECOND}")
         if not source_queues(self.sqs, dlq):
@@ -86,6 +90,7 @@ class LocalMover:
                 dlq=dlq,
                 max_per_second=max_per_second,
                 to_move=int(count["Attributes"]["ApproximateNumberOfMessages"]),
+                destination=destination,
             )
             self._tasks.append(task)
         task.thread = threading.Thread(target=self._run, args=(task,), name="redrive", daemon=True)
@@ -141,7 +146,7 @@ class LocalMover:
                 if task.cancel.is_set():
                     self._release(task, messages[index:])
                     return self._finish(task, "CANCELLED")
-                target = _destination(message, by_arn)
+                target = task.destination or _destination(message, by_arn)
                 if target is None:
                     self._release(task, messages[index:])
                     return self._finish(task, "FAILED", "the source queue of a message cannot be told")
@@ -189,11 +194,15 @@ def redrive(
 ) -> MoveTask:
     """Replay one dead-letter queue (URL, name or ARN) on the local stack, to the end: what
     ``vaultmail replay --queue QUEUE`` does on AWS. Returns the finished task (its ``moved``)."""
-    from vaultmail.replay import replay
+    from vaultmail.replay import destination_of, inspect, replay
 
     mover = LocalMover(sqs)
     dlq = resolve_queue(sqs, queue)
-    states = list(replay(mover, dlq, max_per_second=max_per_second, poll_seconds=poll_seconds))
+    destination = destination_of(sqs, inspect(sqs, dlq))  # as `vaultmail replay` names it
+    moves = replay(
+        mover, dlq, destination_arn=destination, max_per_second=max_per_second, poll_seconds=poll_seconds
+    )
+    states = list(moves)
     return states[-1]
 
 

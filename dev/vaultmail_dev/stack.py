@@ -422,15 +422,18 @@ class LocalStack:
 
     def redrive(self, kind: str) -> int:
         """What an operator does after an outage longer than the queue's tolerance: move the
-        dead-letter queue's messages back to the function's queue (``StartMessageMoveTask``
-        in AWS, which moto 5.2 lacks: the same move, message by message). Returns the count."""
-        sqs, source, moved = self.client("sqs"), self.dlq(kind), 0
-        while source and (msgs := esm.receive(sqs, source)):
-            for msg in msgs:
-                sqs.send_message(QueueUrl=self.queue(kind), MessageBody=msg["Body"])
-                sqs.delete_message(QueueUrl=source, ReceiptHandle=msg["ReceiptHandle"])
-                moved += 1
-        return moved
+        dead-letter queue's messages back to the function's queue, through `vaultmail replay`'s
+        own code with the local mover (``StartMessageMoveTask`` in AWS, which moto 5.2 lacks:
+        vaultmail_dev.redrive does the same move on moto's primitives). Returns the count."""
+        from .redrive import redrive
+
+        source = self.dlq(kind)
+        if not source:
+            return 0
+        task = redrive(self.client("sqs"), source)
+        if task.status != "COMPLETED":
+            raise RuntimeError(f"redrive of {kind}'s dead-letter queue: {task.status} {task.failure}")
+        return task.moved
 
     def fetch(self, url: str, *, timeout: float = 60.0) -> requests.Response:
         """GET a presigned link (moto cannot check presigned URLs under IAM: see vaultmail_dev.iam)."""

@@ -33,6 +33,7 @@ ACCOUNT = "123456789012"
 DLQ_URL = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/vaultmail-s3-dlq"
 DLQ_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:vaultmail-s3-dlq"
 SOURCE_URL = f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/vaultmail-s3"
+SOURCE_ARN = f"arn:aws:sqs:us-east-1:{ACCOUNT}:vaultmail-s3"
 DLQ = Queue(url=DLQ_URL, arn=DLQ_ARN)
 LIST = {"SourceArn": DLQ_ARN, "MaxResults": 10}
 
@@ -49,10 +50,14 @@ def entry(status: str, moved: int, to_move: int = 3, **extra: Any) -> dict[str, 
     return {**task, **extra}
 
 
-def stub_move(s: Stubber, *states: dict[str, Any], max_per_second: int | None = None) -> None:
+def stub_move(
+    s: Stubber, *states: dict[str, Any], max_per_second: int | None = None, destination: str | None = None
+) -> None:
     """No task running, a start, then one list answer per poll."""
     s.add_response("list_message_move_tasks", {"Results": [entry("COMPLETED", 5, 5)]}, LIST)
     start = {"SourceArn": DLQ_ARN}
+    if destination is not None:
+        start["DestinationArn"] = destination
     if max_per_second is not None:
         start["MaxNumberOfMessagesPerSecond"] = max_per_second  # type: ignore[assignment]
     s.add_response("start_message_move_task", {"TaskHandle": "handle-1"}, start)
@@ -225,7 +230,11 @@ def test_the_command_moves_and_exits_0_or_1(
                        {"QueueUrl": DLQ_URL, "AttributeNames": ["QueueArn"]})
         stub_backlog(s)
         stub_sources(s, [SOURCE_URL])
-        stub_move(s, entry("RUNNING", 1), final)
+        # one source queue: named as DestinationArn (SNS or EventBridge may have put messages
+        # there directly, which SQS moves without a DestinationArn only to where they came from)
+        s.add_response("get_queue_attributes", {"Attributes": {"QueueArn": SOURCE_ARN}},
+                       {"QueueUrl": SOURCE_URL, "AttributeNames": ["QueueArn"]})
+        stub_move(s, entry("RUNNING", 1), final, destination=SOURCE_ARN)
         assert run(["replay", "--queue", DLQ_URL, "--poll", "0"]) == code
         s.assert_no_pending_responses()
     out, err = capsys.readouterr()

@@ -3,8 +3,11 @@
 The uploaders' queues have a redrive policy: a message received ``maxReceiveCount`` times
 without success moves, as it was (body and message attributes), to the queue's dead-letter
 queue. After fixing the cause (API outage, key, settings), an operator moves the messages
-back with ``StartMessageMoveTask``: SourceArn is the dead-letter queue, and without a
-DestinationArn SQS sends each message back to the queue it came from.
+back with ``StartMessageMoveTask``: SourceArn is the dead-letter queue. A dead-letter queue
+with one source queue (every queue of this stack) names it as DestinationArn: the messages
+that SNS or EventBridge put there directly (their own redrive, on a failed delivery) never
+came from a source queue, and SQS moves a message without a DestinationArn only back to the
+queue it was redriven from. With several sources, DestinationArn is left out.
 https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html
 https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
 The uploaders are idempotent, so a message that did succeed meanwhile uploads nothing again.
@@ -90,8 +93,11 @@ class MoveTask:
 class Mover(Protocol):
     """Message move tasks (StartMessageMoveTask, ListMessageMoveTasks, CancelMessageMoveTask)."""
 
-    def start(self, source_arn: str, *, max_per_second: int | None = None) -> str:
-        """Start moving the messages of the dead-letter queue back to their sources; the task handle."""
+    def start(
+        self, source_arn: str, *, destination_arn: str | None = None, max_per_second: int | None = None
+    ) -> str:
+        """Start moving the messages of the dead-letter queue back to ``destination_arn`` (None:
+        each to the queue it was redriven from); the task handle."""
         ...
 
     def tasks(self, source_arn: str) -> list[MoveTask]:
@@ -109,8 +115,12 @@ class SqsMover:
     def __init__(self, sqs: Any) -> None:
         self.sqs = sqs
 
-    def start(self, source_arn: str, *, max_per_second: int | None = None) -> str:
+    def start(
+        self, source_arn: str, *, destination_arn: str | None = None, max_per_second: int | None = None
+    ) -> str:
         params: dict[str, Any] = {"SourceArn": source_arn}
+        if destination_arn is not None:
+            params["DestinationArn"] = destination_arn
         if max_per_second is not None:
             params["MaxNumberOfMessagesPerSecond"] = max_per_second
         return str(_call(self.sqs.start_message_move_task, **params)["TaskHandle"])
@@ -143,6 +153,13 @@ def resolve_queue(sqs: Any, ref: str) -> Queue:
         url = _call(sqs.get_queue_url, QueueName=ref)["QueueUrl"]
     attributes = _call(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     return Queue(url=str(url), arn=str(attributes["QueueArn"]))
+
+
+def destination_of(sqs: Any, backlog: Backlog) -> str | None:
+    """The DestinationArn of a move task: the one source queue, or None with several."""
+    if len(backlog.sources) != 1:
+        return None
+    return resolve_queue(sqs, backlog.sources[0]).arn
 
 
 def source_queues(sqs: Any, queue: Queue) -> list[str]:
@@ -256,6 +273,7 @@ def replay(
     mover: Mover,
     queue: Queue,
     *,
+    destination_arn: str | None = None,
     max_per_second: int | None = None,
     poll_seconds: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -273,7 +291,7 @@ def replay(
             f"{queue.name}: a move task is already running ({busy.moved} of {busy.to_move} moved); "
             "wait for it, or cancel it with --cancel"
         )
-    handle = mover.start(queue.arn, max_per_second=max_per_second)
+    handle = mover.start(queue.arn, destination_arn=destination_arn, max_per_second=max_per_second)
     while True:
         task = _latest(mover, queue, handle)
         yield task

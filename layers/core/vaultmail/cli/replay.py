@@ -102,7 +102,8 @@ def execute(
         if backlog.visible == 0:
             _say(out, args, f"{queue.name}: empty, nothing to move", queue=queue.url, status="EMPTY", moved=0)
             continue
-        ok &= _move(mover, queue, backlog, args, out, sleep)
+        destination = core.destination_of(sqs, backlog)
+        ok &= _move(mover, queue, backlog, destination, args, out, sleep)
     return EXIT_OK if ok else EXIT_UNKNOWN
 
 
@@ -128,6 +129,7 @@ def _move(
     mover: Mover,
     queue: Queue,
     backlog: Backlog,
+    destination: str | None,
     args: argparse.Namespace,
     out: TextIO,
     sleep: Callable[[float], None],
@@ -135,7 +137,14 @@ def _move(
     from ..replay import replay
 
     last = None
-    moves = replay(mover, queue, max_per_second=args.max_per_second, poll_seconds=args.poll, sleep=sleep)
+    moves = replay(
+        mover,
+        queue,
+        destination_arn=destination,
+        max_per_second=args.max_per_second,
+        poll_seconds=args.poll,
+        sleep=sleep,
+    )
     for task in moves:
         if args.json:
             print(json.dumps({"queue": queue.url, **task.to_json()}), file=out)
