@@ -125,10 +125,11 @@ def delay_failed(sqs: Any, failed: list[tuple[SQSRecord, BaseException]], settin
             log.warning("a failed message without its queue or receive count keeps the queue's timeout")
             continue
         # bandit B311 silenced: the jitter only spreads retries in time; nothing secret depends on it
+        jitter = random.random()  # nosec B311
         seconds = backoff.delay(
             max(1, count),
             retry_after=getattr(exc, "retry_after", None),
-            jitter=random.random(),  # nosec B311
+            jitter=jitter,
             base=settings.queue_backoff_base,
             cap=settings.queue_backoff_cap,
         )
