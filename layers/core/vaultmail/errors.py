@@ -2,8 +2,9 @@
 
 Every error carries the exit code of the Vaultastic upload SDK (0..6, see
 docs/design.md) so that the command line can return it unchanged, plus two
-things the Lambda handlers need: ``transient`` (retry: raise so Lambda retries
-and, after its retries, the event reaches the dead-letter queue) and ``reason``
+things the Lambda handlers need: ``transient`` (retry: the queued message goes back to
+its queue with a growing backoff and, after the queue's maxReceiveCount, to its
+dead-letter queue; a Batch Operations task answers TemporaryFailure) and ``reason``
 (a short stable token used in logs, metrics and object tags).
 """
 
