@@ -20,6 +20,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,9 @@ from typing import Any
 
 from vaultmail.errors import NotAMail
 from vaultmail.headers import HEADER_CAP, read_headers
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _context import summary
 
 ROUNDS = 5
 GOAL_SECONDS = 0.050
@@ -127,12 +131,18 @@ def main() -> dict[str, Any]:
     worst_name = max(capped, key=lambda n: capped[n]["median_ms"])
     worst = capped[worst_name]["median_ms"]
     met = worst < GOAL_SECONDS * 1000
-    summary = (
+    line = (
         f"goal {'met' if met else 'NOT met'}: the slowest header block up to the {HEADER_CAP:,}-byte "
         f"cap took {worst} ms (median of {ROUNDS}; goal < {GOAL_SECONDS * 1000:.0f} ms): {worst_name}"
     )
+    goal = summary(
+        f"any header block up to the {HEADER_CAP:,}-byte cap read in < {GOAL_SECONDS * 1000:.0f} ms",
+        met,
+        f"worst {worst} ms (median of {ROUNDS}): {worst_name}",
+    )
     return {
-        "summary": summary,
+        "goal_line": line,
+        "summary": [goal],
         "goal_ms": GOAL_SECONDS * 1000,
         "goal_met": met,
         "worst_case": worst_name,
@@ -160,7 +170,7 @@ def show(result: dict[str, Any]) -> None:
     ctx = result["context"]
     load = f"{ctx['load_average_before']} -> {ctx['load_average_after']}"
     print(f"{ctx['cpu_count']} CPUs, load average {load}")
-    print(result["summary"])
+    print(result["goal_line"])
 
 
 if __name__ == "__main__":

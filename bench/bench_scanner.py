@@ -38,12 +38,12 @@ import os
 import platform
 import re
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ from vaultmail import s3 as s3io
 from vaultmail.scanner import Listed, Scanner
 from vaultmail.settings import Settings
 from vaultmail_dev.servers import aws_env, spawn_moto
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _context import context, summary, write
 
 MAILS = 5
 SIZE = 12 * 1024 * 1024
@@ -388,39 +391,48 @@ def arrival(ddb: Any, s3: Any, rounds: int = 5) -> dict[str, Any]:
     }
 
 
-def context() -> dict[str, Any]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit or None,
-        "cpu_count": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
-def goals(rows: list[dict[str, Any]], models: dict[str, Any], latency: dict[str, Any]) -> list[str]:
+def goals(
+    rows: list[dict[str, Any]], models: dict[str, Any], latency: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One summary per goal of issue 12 (bench/_context.summary), from the measured figures."""
     second = [r for r in rows if r["run"] == "second"]
     worst = max(r["dynamodb_reads_per_1000_listed"] for r in second)
     # the worst model over the bucket sizes (moto's page cost grows with the bucket, S3's does not)
     name, model = max(models.items(), key=lambda item: item[1]["nothing_new"]["hours"])
     quiet, busy = model["nothing_new"], model["all_new_1pct_oversize"]
-    hours = quiet["hours"]
     lat = latency["max_seconds"]
+    sizes = ", ".join(str(r["objects"]) for r in second)
+    per_page = (
+        f"{name.replace('_', ' ')}: {quiet['seconds_per_page']} s per page on moto, client CPU "
+        f"{quiet['client_cpu_seconds_per_page']} s"
+    )
     return [
-        f"{'met' if worst <= 1 else 'NOT met'}: second sweep with nothing new, <= 1 DynamoDB read per 1,000 "
-        f"listed objects: worst {worst} (sizes {', '.join(str(r['objects']) for r in second)})",
-        f"{'met' if hours <= 3 else 'NOT met'}: full sweep of 10 million objects within 3 hours: modelled "
-        f"{hours} h at worst ({name.replace('_', ' ')}: {quiet['seconds_per_page']} s per page on moto, "
-        f"client CPU {quiet['client_cpu_seconds_per_page']} s, {quiet['invocations']} invocations of 280 s); "
-        f"a first pass where all is new (1% oversize, 100,000 notices) models {busy['hours']} h",
-        f"{'met' if lat <= 120 else 'NOT met'}: arrival notice within 2 minutes: {lat} s from the PUT to the "
-        "SES send, worst of the rounds (EventBridge and SQS delivery not included)",
+        summary(
+            "second sweep with nothing new: <= 1 DynamoDB read per 1,000 listed objects",
+            worst <= 1,
+            f"worst {worst} (sizes {sizes})",
+        ),
+        summary(
+            "sweep of 10 million objects (nothing new) within 3 hours",
+            quiet["hours"] <= 3,
+            f"modelled {quiet['hours']} h, {quiet['invocations']} invocations of 280 s ({per_page})",
+        ),
+        summary(
+            "first sweep of 10 million objects (all new, 1% oversize: 100,000 notices) within 3 hours",
+            busy["hours"] <= 3,
+            f"modelled {busy['hours']} h ({per_page})",
+        ),
+        summary(
+            "arrival notice within 2 minutes",
+            lat <= 120,
+            f"{lat} s from the PUT to the SES send, worst of the rounds (EventBridge and SQS delivery "
+            "not included)",
+        ),
     ]
 
 
 if __name__ == "__main__":
+    started = context()
     result = main()
     show(result)
     moto = spawn_moto()
@@ -433,17 +445,9 @@ if __name__ == "__main__":
     finally:
         moto.stop()
     model = model_10m(rows)
-    summary = goals(rows, model, latency)
-    result = {
-        **context(),
-        "per_mail": result,
-        "sweeps": rows,
-        "model_10m": model,
-        "arrival": latency,
-        "goals": summary,
-    }
-    for line in summary:
-        print(line)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write(
+        "scanner",
+        {"per_mail": result, "sweeps": rows, "model_10m": model, "arrival": latency},
+        goals(rows, model, latency),
+        started,
+    )
