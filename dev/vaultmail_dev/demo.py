@@ -259,7 +259,8 @@ def report(
     # a scheduled sweep mails the admin only when it has news (ScanResult.newsworthy): none when
     # every notice went out on arrival
     news = isinstance(scan, dict) and any(
-        scan.get(k) for k in ("notified", "failed", "noRecipients", "unreadable")
+        scan.get(k)
+        for k in ("notified", "failed", "deferred", "noRecipients", "unreadable", "stoppedSending", "halted")
     )
     print(
         f"  admin stats mails to {admin}: {len(stats_mails)}" + ("" if news else " (the sweep had no news)")
