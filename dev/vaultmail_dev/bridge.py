@@ -152,6 +152,27 @@ class Bridge:
         return names
 
 
+def notification_configuration(template: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A bucket's ``NotificationConfiguration`` (resolved template value) for
+    PutBucketNotificationConfiguration: its queue notifications, and ``EventBridgeConfiguration``
+    when ``EventBridgeEnabled`` (S3 then sends all its events to EventBridge, EventBridge.html)."""
+    if not template:
+        return None
+    config: dict[str, Any] = {
+        "QueueConfigurations": [
+            {
+                "QueueArn": q["Queue"],
+                "Events": [q["Event"]],
+                **({"Filter": q["Filter"]} if "Filter" in q else {}),
+            }
+            for q in template.get("QueueConfigurations") or []
+        ]
+    }
+    if (template.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
+        config["EventBridgeConfiguration"] = {}
+    return config
+
+
 def create_rules(
     stack_resolver: Any, rules: dict[str, dict[str, Any]], events: Any
 ) -> dict[str, dict[str, str]]:

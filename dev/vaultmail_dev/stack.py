@@ -213,22 +213,10 @@ class LocalStack:
             if versioning.get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
             physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
-            notifications = self.resolver.value(
-                (res.get("Properties") or {}).get("NotificationConfiguration")
+            config = bridge.notification_configuration(
+                self.resolver.value((res.get("Properties") or {}).get("NotificationConfiguration"))
             )
-            config: dict[str, Any] = {
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": q["Queue"],
-                        "Events": [q["Event"]],
-                        **({"Filter": q["Filter"]} if "Filter" in q else {}),
-                    }
-                    for q in (notifications or {}).get("QueueConfigurations") or []
-                ]
-            }
-            if ((notifications or {}).get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"):
-                config["EventBridgeConfiguration"] = {}  # its events reach the rules: vaultmail_dev.bridge
-            if notifications:
+            if config:
                 s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=config)
         physical.update(
             bridge.create_rules(self.resolver, self.resources("AWS::Events::Rule"), self.client("events"))
