@@ -2,7 +2,9 @@
 
 Publishes mails in every SNS format, drops mails into the mail bucket (one over 10 MiB, one
 over 50 MB, one with no primary-domain recipient, odd keys), lets the uploaders run from
-the ``sam build`` output (fed by their SQS queues), runs the oversize scanner, then reads
+the ``sam build`` output (fed by their SQS queues), notices the oversize mails on arrival (the
+bucket's S3 events through the EventBridge rule to the scanner's queue), runs the backstop sweep
+twice (it tells nobody again), then reads
 back what landed in which vault (from the emulator's store in moto's S3), the rejections with
 their reasons (object tags), the notices SES sent and the admin stats. Then an API outage of
 two hours (SQS time runs ``TIME_SCALE`` times faster): mails wait in their queues, backing off,
@@ -179,7 +181,11 @@ def publish_extended(stack: LocalStack, bucket: str, data: bytes, subject: str) 
     sns.publish(TopicArn=stack.topic(), Message=data.decode())
 
 
-def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
+def report(
+    stack: LocalStack, expects: list[Expect], scan: Any, arrived: list[dict[str, Any]] | None = None
+) -> int:
+    """Print what came of each input; 0 if all is as expected. ``arrived``: the notices SES had
+    sent before any sweep ran (the arrival path's), when the demo ran one after the arrivals."""
     s3 = stack.client("s3")
     records = stack.emulator.records()
     by_subject: dict[str, Any] = {}
@@ -216,8 +222,9 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
         print(
             f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} {key:<34} reason={tags.get('vaultmail-reason')}"
         )
-    print("\n=== Oversize scan: notices sent with SES ===")
+    print("\n=== Oversize mails: notices sent with SES ===")
     print("  (apart from archiving: a mail over 50 MB is rejected above; its recipients still get a link)")
+    told_on_arrival = {m["subject"] for m in arrived or []}
     sent = stack.sent_emails()
     admin = stack.parameters["AdminEmail"]
     notices = [m for m in sent if admin not in json.dumps(m["destinations"])]
@@ -237,12 +244,31 @@ def report(stack: LocalStack, expects: list[Expect], scan: Any) -> int:
             problems.append(f"{ex.label}: the link in the notice did not download")
         to = ", ".join(a for field in notice["destinations"].values() for a in field)
         size = len(fetched.content) if fetched is not None else 0
+        path = (
+            "on arrival (S3 -> EventBridge rule -> queue)"
+            if notice["subject"] in told_on_arrival
+            else "by a sweep"
+        )
+        if arrived is not None and notice["subject"] not in told_on_arrival:
+            problems.append(f"{ex.label}: told by the sweep, not on arrival")
+            ok = False
         print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} to {to}; link downloads {size} bytes")
         print(f"{'':<23} subject: {notice['subject']}")
+        print(f"{'':<23} told {path}")
     stats_mails = [m for m in sent if admin in json.dumps(m["destinations"])]
-    print(f"  admin stats mails to {admin}: {len(stats_mails)}")
-    if not stats_mails:
+    # a scheduled sweep mails the admin only when it has news (ScanResult.newsworthy): none when
+    # every notice went out on arrival
+    news = isinstance(scan, dict) and any(
+        scan.get(k)
+        for k in ("notified", "failed", "deferred", "noRecipients", "unreadable", "stoppedSending", "halted")
+    )
+    print(
+        f"  admin stats mails to {admin}: {len(stats_mails)}" + ("" if news else " (the sweep had no news)")
+    )
+    if news and not stats_mails:
         problems.append("no stats mail reached the admin")
+    if not news and stats_mails:
+        problems.append("the admin was mailed the stats of a sweep with no news")
     print("\n=== Scanner stats (also sent to the admin when ADMIN_EMAIL is set) ===")
     print("  " + json.dumps(scan, default=str))
     for kind in ("sns_uploader", "s3_uploader"):
@@ -322,11 +348,23 @@ def main() -> int:
             print("  each function runs with its template role's credentials; moto checks IAM")
         expects = publish_all(stack, Path(tmp))
         stats = stack.pump()
-        print(f"  the uploaders' queues delivered: {describe(stats)}")
+        print(f"  the queues delivered: {describe(stats)}")
+        arrived = stack.sent_emails()  # before any sweep: the arrival path's notices
+        rule = stack.names.get("OversizeMailRule", "")
+        print(
+            f"  S3 sent {len(stack.bridge.events)} Object Created events to EventBridge; {rule} matched "
+            f"{stack.bridge.matched[rule]} (oversize), queued for the scanner: {len(arrived)} notices sent"
+        )
         scan = stack.run_scanner()
         again = stack.run_scanner()
-        print(f"  scanner ran twice (second run notified {count_notified(again)})")
-        code = report(stack, expects, scan)
+        print(
+            f"  backstop sweep afterwards notified {count_notified(scan)} (the arrivals' claims hold); "
+            f"a second sweep notified {count_notified(again)}"
+        )
+        code = report(stack, expects, scan, arrived)
+        if count_notified(scan) or count_notified(again):
+            print("  - a sweep after the arrivals told someone again")
+            code = 1
         problems = outage(stack)
         for problem in problems:
             print(f"  - {problem}")

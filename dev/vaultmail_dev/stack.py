@@ -1,11 +1,13 @@
 """The whole application on local stand-ins: moto in server mode plus the Active Store emulator.
 
 ``LocalStack`` reads template.yaml, creates what it declares in moto (mail bucket with its
-queue notifications, topic and its SQS subscriptions, state table with its key schema and TTL,
-queues with their visibility timeouts, retention and redrive policies, the API key secret, the
-SES identity), and delivers events the way AWS does: S3 notifications and SNS messages land in
-the template's SQS queues, and Lambda's SQS event source (:mod:`vaultmail_dev.esm`) polls them
-and invokes the built functions in batches, with partial batch responses and each source's
+queue and EventBridge notifications, EventBridge rules with their targets, topic and its SQS
+subscriptions, state table with its key schema and TTL, queues with their visibility timeouts,
+retention and redrive policies, the API key secret, the SES identity), and delivers events the
+way AWS does: S3 notifications, S3's EventBridge events matched by the template's rules
+(:mod:`vaultmail_dev.bridge`) and SNS messages land in the template's SQS queues, and Lambda's
+SQS event source (:mod:`vaultmail_dev.esm`) polls them and invokes the built functions in
+batches, with partial batch responses and each source's
 ``MaximumConcurrency``. ``time_scale`` runs moto's SQS clock that many times faster. The
 scanner runs on demand as if its schedule fired.
 
@@ -27,7 +29,7 @@ from typing import Any
 import boto3
 import requests
 
-from . import esm, iam, sambuild
+from . import bridge, esm, iam, sambuild
 from .cfn import ACCOUNT, REGION, Resolver, load_template
 from .emulator import Emulator
 from .runner import FunctionSpec, RunnerPool
@@ -137,6 +139,8 @@ class LocalStack:
         self.emulator.start()
         self._closers.append(self.emulator.stop)
         self.build = self.build or sambuild.prepare()
+        self.bridge = bridge.Bridge(ACCOUNT, REGION).__enter__()  # S3 -> EventBridge rules -> SQS
+        self._closers.append(lambda: self.bridge.__exit__(None, None, None))
         self._create_resources()
         self._start_functions()
         self._start_sources()
@@ -209,25 +213,14 @@ class LocalStack:
             if versioning.get("Status") == "Enabled":
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
             physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
-            queues = self.resolver.value(
-                ((res.get("Properties") or {}).get("NotificationConfiguration") or {}).get(
-                    "QueueConfigurations"
-                )
+            config = bridge.notification_configuration(
+                self.resolver.value((res.get("Properties") or {}).get("NotificationConfiguration"))
             )
-            if queues:
-                s3.put_bucket_notification_configuration(
-                    Bucket=name,
-                    NotificationConfiguration={
-                        "QueueConfigurations": [
-                            {
-                                "QueueArn": q["Queue"],
-                                "Events": [q["Event"]],
-                                **({"Filter": q["Filter"]} if "Filter" in q else {}),
-                            }
-                            for q in queues
-                        ]
-                    },
-                )
+            if config:
+                s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=config)
+        physical.update(
+            bridge.create_rules(self.resolver, self.resources("AWS::Events::Rule"), self.client("events"))
+        )
         for res in self.resources("AWS::SNS::Subscription").values():
             props = self.resolver.value(res["Properties"])
             raw = str(props.get("RawMessageDelivery", False)).lower()

@@ -30,15 +30,20 @@ def stored_once(stack: LocalStack) -> list[dict[str, Any]]:
 
 
 def test_demo_scenario(stack: LocalStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every SNS format and S3 drop of `make demo`, the scanner twice, and the report's checks."""
+    """Every SNS format and S3 drop of `make demo`, the oversize mails noticed on arrival (S3 ->
+    EventBridge -> the scanner's queue), the sweep twice after them, and the report's checks."""
     expects = demo.publish_all(stack, tmp_path)
     stats = stack.pump()
     assert sum(s.returned for s in stats.values()) == 0  # nothing had to wait
     assert stack.waiting() == 0
+    arrived = stack.sent_emails()  # no sweep has run yet
+    oversize = [e.subject for e in expects if e.notified]
+    assert len(oversize) == len(arrived) == 2
+    assert all(sum(s in m["subject"] for m in arrived) == 1 for s in oversize)
     first = stack.run_scanner()
     second = stack.run_scanner()
-    assert first["notified"] == 2 and second["notified"] == 0
-    code = demo.report(stack, expects, first)
+    assert first["notified"] == 0 and second["notified"] == 0
+    code = demo.report(stack, expects, first, arrived)
     out = capsys.readouterr().out
     assert code == 0, out
     assert len(stored_once(stack)) == sum(1 for e in expects if not e.rejected)
