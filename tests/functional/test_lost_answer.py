@@ -23,10 +23,13 @@ from .lambdas import EVENTS, FakeContext, LambdaWorld, load_handler
 S3_APP = load_handler("s3_uploader")
 MAIL = mail("lost answer", to="ops@acme.com", cc="team@example.org")
 VAULTS = ["amit@acme.com", "ops@acme.com", "team@example.org"]
-# the mail stored, then the answer lost: a reset, or a delay past the client's read timeout
+# the mail stored, then the answer lost: a reset, or a delay past the client's read timeout.
+# The timeout leaves a busy machine time for a normal answer (the retry's), the delay is far
+# past it: the outcome does not depend on how loaded the machine is.
+READ_TIMEOUT = 3.0
 LOST = {
     "reset": {"target": "slot", "afterStore": True, "action": "reset"},
-    "read timeout": {"target": "slot", "afterStore": True, "action": "delay", "seconds": 1.0},
+    "read timeout": {"target": "slot", "afterStore": True, "action": "delay", "seconds": 4 * READ_TIMEOUT},
 }
 
 
@@ -35,7 +38,9 @@ def settings(emu: Emulator) -> Settings:
 
 
 def client(emu: Emulator, *, attempts: int = 5) -> UploadClient:
-    return UploadClient(emu.url, "test-key", read_timeout=0.3, max_attempts=attempts, sleep=lambda _: None)
+    return UploadClient(
+        emu.url, "test-key", read_timeout=READ_TIMEOUT, max_attempts=attempts, sleep=lambda _: None
+    )
 
 
 def stored_once(emu: Emulator, data: bytes = MAIL) -> None:
