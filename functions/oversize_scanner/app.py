@@ -24,8 +24,15 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultmail import delivery, runtime
+from vaultmail.errors import InvalidEvent
 from vaultmail.scanner import Scanner, ScanResult
-from vaultmail.scanner.arrival import batch_operation, is_continuation, notify_arrival, request_continuation
+from vaultmail.scanner.arrival import (
+    batch_operation,
+    is_continuation,
+    notify_arrival,
+    object_created,
+    request_continuation,
+)
 from vaultmail.settings import Settings, get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
@@ -86,7 +93,17 @@ def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     continued: list[str] = []
 
     def handle(record: SQSRecord) -> None:
-        body = record.json_body
+        try:
+            body = record.json_body
+            if not isinstance(body, dict):
+                raise InvalidEvent("a queued message that is not a JSON object")
+            if not is_continuation(body):
+                object_created(body)  # InvalidEvent if it is no Object Created event
+        except (ValueError, InvalidEvent) as exc:  # permanent: recorded once, never retried
+            why = f"{type(exc).__name__}: {exc}"
+            logger.warning("not an arrival event: acknowledged", extra={"why": why})
+            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+            return
         if is_continuation(body):
             continued.append(record.message_id)  # after the arrivals, with the time left
             return

@@ -246,3 +246,13 @@ def test_an_s3_batch_operations_task_notices_its_mail(world: World, app: Any) ->
     (again,) = app.lambda_handler(v2, FakeContext(60_000))["results"]  # S3 retried it: nobody twice
     assert (again["resultCode"], again["resultString"]) == ("Succeeded", "already notified")
     assert len(app.ses.notices()) == 2
+
+
+def test_a_message_that_is_no_arrival_event_is_acknowledged_not_retried(world: World, app: Any) -> None:
+    """Permanent: retrying it for 7 hours and dead-lettering it would only raise an alarm."""
+    world.put("mail/good.eml", make_mail(2 * SMALL_THRESHOLD, to="good@acme.com"))
+    batch = sqs_batch({"detail-type": "Object Deleted", "source": "aws.s3"}, created(world, "mail/good.eml"))
+    batch["Records"].append({**batch["Records"][0], "messageId": "m-junk", "body": "not json"})
+    answer = app.lambda_handler(batch, FakeContext(60_000))
+    assert answer == {"batchItemFailures": []}  # nothing back to the queue
+    assert len(app.ses.notices()) == 1  # the real arrival of the batch is noticed

@@ -152,6 +152,14 @@ class UploadClient:
         return min(self.backoff_cap, self.backoff_base * (2**attempt)) * self._jitter()
 
     def _with_retries(self, step: str, send: Callable[[], requests.Response]) -> requests.Response:
+        try:
+            return self._attempts(step, send)
+        except UploadFailed as exc:
+            if exc.step is None:
+                exc.step = step
+            raise
+
+    def _attempts(self, step: str, send: Callable[[], requests.Response]) -> requests.Response:
         last: str = "no attempt"
         status: int | None = None
         for attempt in range(1, self.max_attempts + 1):

@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -27,6 +27,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from . import backoff
 from .errors import Deferred, UploadFailed
 from .settings import Settings
+
+SLOT_REQUEST = "slot request"  # the client's name of step 1 (vaultmail.client, vaultmail.api)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,14 @@ def is_sqs(event: Any) -> bool:
         and bool(records)
         and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     )
+
+
+def is_outage(exc: BaseException) -> TypeGuard[UploadFailed]:
+    """A failure that tells of the upload API as a whole (the next mails of the batch would
+    meet it too): a transient failure of the slot request (5xx, 429, resets, timeouts, a
+    refused key, a wrong endpoint). A failed upload to the slot may be this mail's own (a
+    policy the mail breaks, say): it fails that mail only, and the batch goes on."""
+    return isinstance(exc, UploadFailed) and exc.transient and exc.step == SLOT_REQUEST
 
 
 def queue_url(arn: str) -> str:
@@ -93,7 +103,7 @@ def run(
                 raise Deferred(f"not tried: {left:.0f} s left in this invocation")
             handle(record)
         except Exception as exc:
-            if isinstance(exc, UploadFailed) and exc.transient and batch.outage is None:
+            if batch.outage is None and is_outage(exc):
                 batch.outage = exc
             batch.failed.append((record, exc))
             raise

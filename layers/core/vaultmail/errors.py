@@ -103,6 +103,9 @@ class UploadFailed(VaultmailError):
         super().__init__(message, reason=reason)
         self.status = status
         self.retry_after = retry_after  # seconds the API asked to wait (429 Retry-After), if any
+        # which step failed ("slot request" or "upload"), set by the client: only a failed slot
+        # request tells of the API as a whole; a refused upload may be this one mail's own
+        self.step: str | None = None
 
 
 class ApiKeyRefused(UploadFailed):
