@@ -26,6 +26,7 @@ OUTPUTS = {
     "BatchReportsBucketName": "vm-batch",
     "OversizeScannerFunctionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:vm-OversizeScanner-1",
     "SizeThresholdBytes": "10485760",
+    "ScannedBucketName": "vm-scanned",
 }
 
 
@@ -126,6 +127,8 @@ def test_oversize_targets_the_scanner_for_mails_at_or_over_the_threshold(
     # S3 compares strictly: one byte under the threshold keeps a mail of exactly the threshold
     assert flt["ObjectSizeGreaterThanBytes"] == 10485759
     assert flt["KeyNameConstraint"]["MatchAnyPrefix"] == ["2026/"]
+    # the bucket the scanner scans (ScanBucketName may differ from the mail bucket)
+    assert request["ManifestGenerator"]["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws:s3:::vm-scanned"
     assert "created S3 Batch Operations job 0456-job" in captured.out
 
 

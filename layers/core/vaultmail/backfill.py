@@ -44,6 +44,7 @@ OUTPUT_ROLE = "BatchOperationsRoleArn"
 OUTPUT_FUNCTION = "S3UploaderFunctionArn"
 OUTPUT_SCANNER = "OversizeScannerFunctionArn"  # --oversize: the scanner's per-object path
 OUTPUT_THRESHOLD = "SizeThresholdBytes"  # the scanner's threshold, as the stack deploys it
+OUTPUT_SCANNED_BUCKET = "ScannedBucketName"  # --oversize: the bucket the scanner scans
 OUTPUT_MAIL_BUCKET = "MailBucketName"
 OUTPUT_REPORTS_BUCKET = "BatchReportsBucketName"
 

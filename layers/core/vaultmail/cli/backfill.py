@@ -116,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     backfill.check(spec)  # a bad combination is refused before any request
     outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
     if args.oversize:
-        spec = replace(spec, size_over=backfill.oversize_floor(outputs, stack=args.stack))
+        # the scanner answers PermanentFailure for a bucket it does not scan: its own by default
+        bucket = spec.bucket or outputs.get(backfill.OUTPUT_SCANNED_BUCKET) or None
+        spec = replace(spec, bucket=bucket, size_over=backfill.oversize_floor(outputs, stack=args.stack))
         where = backfill.targets(outputs, stack=args.stack, function_output=backfill.OUTPUT_SCANNER)
     else:
         where = backfill.targets(outputs, stack=args.stack)
