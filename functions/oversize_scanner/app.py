@@ -30,7 +30,6 @@ from vaultmail.scanner.arrival import (
     batch_operation,
     is_continuation,
     notify_arrival,
-    object_created,
     request_continuation,
 )
 from vaultmail.settings import Settings, get_settings
@@ -88,28 +87,35 @@ def sweep(context: LambdaContext) -> dict[str, Any]:
     return result.as_dict()
 
 
+def _json_object(record: SQSRecord) -> dict[str, Any]:
+    try:
+        body = record.json_body
+    except ValueError:
+        raise InvalidEvent("a queued message that is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent("a queued message that is not a JSON object")
+    return body
+
+
+def ignored(problem: InvalidEvent) -> None:
+    logger.warning("not an arrival event: acknowledged", extra={"why": str(problem)})
+    metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
+
+
 def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scanner(get_settings())  # a configuration error fails the invocation (the Errors alarm), not a record
     continued: list[str] = []
 
     def handle(record: SQSRecord) -> None:
         try:
-            body = record.json_body
-            if not isinstance(body, dict):
-                raise InvalidEvent("a queued message that is not a JSON object")
-            if not is_continuation(body):
-                object_created(body)  # InvalidEvent if it is no Object Created event
-        except (ValueError, InvalidEvent) as exc:  # permanent: recorded once, never retried
-            why = f"{type(exc).__name__}: {exc}"
-            logger.warning("not an arrival event: acknowledged", extra={"why": why})
-            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=1)
-            return
-        if is_continuation(body):
-            continued.append(record.message_id)  # after the arrivals, with the time left
-            return
-        report(
-            notify_arrival(scanner(get_settings()), body, context.get_remaining_time_in_millis), sweep=False
-        )
+            body = _json_object(record)
+            if is_continuation(body):
+                continued.append(record.message_id)  # after the arrivals, with the time left
+                return
+            result = notify_arrival(scanner(get_settings()), body, context.get_remaining_time_in_millis)
+        except InvalidEvent as exc:  # permanent: recorded once, never retried
+            return ignored(exc)
+        report(result, sweep=False)
 
     # partial batch response; a failed record waits in the queue with the uploaders' growing
     # backoff (ChangeMessageVisibility), as design.md asks of every queued path
