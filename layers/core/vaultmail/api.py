@@ -26,6 +26,10 @@ from .errors import (
     VaultmailError,
 )
 
+# the two steps of the contract, as the client names them (attempt counts, errors)
+SLOT_REQUEST = "slot request"
+UPLOAD = "upload"
+
 UPLOADS_PATH = "/v1/uploads"
 API_KEY_HEADER = "x-api-key"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -168,7 +172,7 @@ def error_for(status: int, text: str, *, step: str) -> VaultmailError:
     """
     code, message = error_body(text)
     detail = f"{step}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
-    if step == "slot request":
+    if step == SLOT_REQUEST:
         if status in (401, 403):
             return ApiKeyRefused(f"the API key was refused ({detail})", status=status)
         if status == 422 and code == "NoPrimaryDomainRecipient":

@@ -66,7 +66,7 @@ class UploadClient:
         self._sleep = sleep
         self._jitter = jitter
         self._time_left = time_left
-        self.attempts: dict[str, int] = {"slot request": 0, "upload": 0}
+        self.attempts: dict[str, int] = {api.SLOT_REQUEST: 0, api.UPLOAD: 0}
 
     @classmethod
     def from_settings(cls, settings: Settings, api_key: str, **kwargs: Any) -> UploadClient:
@@ -96,7 +96,7 @@ class UploadClient:
                 url, json=request.body(), headers=request.headers(self._api_key), timeout=self._timeouts()
             )
 
-        response = self._with_retries("slot request", send)
+        response = self._with_retries(api.SLOT_REQUEST, send)
         try:
             payload = response.json()
         except ValueError as exc:
@@ -123,7 +123,7 @@ class UploadClient:
             finally:
                 _close(stream)
 
-        self._with_retries("upload", send)
+        self._with_retries(api.UPLOAD, send)
 
     def upload(
         self, request: api.UploadRequest, source: MailSource, progress: Progress | None = None

@@ -25,10 +25,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from . import backoff
+from .api import SLOT_REQUEST
 from .errors import Deferred, UploadFailed
 from .settings import Settings
-
-SLOT_REQUEST = "slot request"  # the client's name of step 1 (vaultmail.client, vaultmail.api)
 
 log = logging.getLogger(__name__)
 
