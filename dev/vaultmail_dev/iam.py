@@ -16,6 +16,16 @@ services' calls against the resource ``*`` and evaluates no condition keys, so f
 statements are checked with ``Resource: "*"`` and without ``Condition`` (the template tests
 check resources and conditions statically). moto cannot check presigned URLs under IAM
 (``KeyError: HTTP_AUTHORIZATION`` in 5.x): :func:`paused` lets a link be fetched.
+
+Which name moto checks an S3 call under changed in moto 5.2.6. Up to 5.2.5, ``_get_action``
+read the ``Action`` that ``S3Response._set_action`` derives from its ``ACTION_MAP`` (IAM's
+names: a ``GET /bucket?list-type=2`` was ``s3:ListBucket``). From 5.2.6,
+``BaseResponse._get_action`` asks botocore's router for the **API operation** instead, so the
+same request is checked as ``s3:ListObjectsV2``, a HEAD of an object as ``s3:HeadObject``: names
+no IAM policy in AWS uses. The template must keep AWS's names, so :func:`_for_moto` grants each
+S3 statement's IAM actions together with the API operations AWS authorizes by them
+(:data:`S3_OPERATIONS`, from AWS's "Required permissions for Amazon S3 API operations"): right
+for every moto, before and after the change.
 """
 
 from __future__ import annotations
@@ -35,6 +45,33 @@ LAMBDA_TRUST = {
     ],
 }
 OFF = float("inf")
+
+# IAM action -> the S3 API operations it authorizes (Amazon S3 API Reference, each operation's
+# "Permissions"; Service Authorization Reference for Amazon S3). moto >= 5.2.6 checks the
+# operation's name; older moto checks the IAM action: a statement is granted under both.
+S3_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "s3:ListBucket": ("s3:ListObjects", "s3:ListObjectsV2", "s3:HeadBucket"),
+    "s3:ListBucketVersions": ("s3:ListObjectVersions",),
+    "s3:ListBucketMultipartUploads": ("s3:ListMultipartUploads",),
+    "s3:ListMultipartUploadParts": ("s3:ListParts",),
+    "s3:GetObject": ("s3:HeadObject", "s3:GetObjectAttributes"),
+    # a GET or HEAD with ?versionId= is authorized by GetObjectVersion; moto names it GetObject
+    "s3:GetObjectVersion": ("s3:GetObject", "s3:HeadObject", "s3:GetObjectAttributes"),
+    "s3:GetObjectVersionTagging": ("s3:GetObjectTagging",),
+    "s3:PutObjectVersionTagging": ("s3:PutObjectTagging",),
+    "s3:PutObject": (
+        "s3:CreateMultipartUpload",
+        "s3:UploadPart",
+        "s3:CompleteMultipartUpload",
+        "s3:CopyObject",
+        "s3:UploadPartCopy",
+    ),
+    "s3:DeleteObject": ("s3:DeleteObjects",),
+    "s3:GetBucketNotification": ("s3:GetBucketNotificationConfiguration",),
+    "s3:PutBucketNotification": ("s3:PutBucketNotificationConfiguration",),
+    "s3:GetLifecycleConfiguration": ("s3:GetBucketLifecycleConfiguration",),
+    "s3:PutLifecycleConfiguration": ("s3:PutBucketLifecycleConfiguration",),
+}
 
 
 class UnenforceablePolicy(ValueError):
@@ -97,10 +134,19 @@ def _for_moto(statement: dict[str, Any]) -> list[dict[str, Any]]:
     other = [a for a in actions if not a.startswith("s3:")]
     out = []
     if s3:
+        s3 = s3_operations(s3)
         resources = [str(r) for r in _listify(statement.get("Resource", "*")) if r is not None]
         out.append({"Effect": statement["Effect"], "Action": s3, "Resource": resources})
     if other:
         out.append({"Effect": statement["Effect"], "Action": other, "Resource": "*"})
+    return out
+
+
+def s3_operations(actions: list[str]) -> list[str]:
+    """``actions`` and the S3 API operations they authorize (:data:`S3_OPERATIONS`), each once."""
+    out = list(actions)
+    for action in actions:
+        out += [op for op in S3_OPERATIONS.get(action, ()) if op not in out]
     return out
 
 

@@ -1,0 +1,87 @@
+"""The local stack's IAM check on today's moto: a role holding AWS's S3 action names works.
+
+moto 5.2.6 started to check S3 calls under their API operation's name (``s3:ListObjectsV2``)
+instead of IAM's (``s3:ListBucket``); the template keeps IAM's names, and
+``vaultmail_dev.iam`` grants both. These tests run the calls the functions make under a role
+built the way the local stack builds it, with IAM enforced, whatever moto is installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from vaultmail_dev import iam, servers
+
+BUCKET = "vaultmail-iam-check"
+OTHER = "vaultmail-iam-other"
+STATEMENTS = [
+    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}"},
+    {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+    },
+]
+
+
+@pytest.fixture
+def role_s3(aws_env: dict[str, str], moto_server: servers.MotoHandle) -> Iterator[Any]:
+    """An S3 client with the role's credentials, IAM enforced until the test ends."""
+    s3 = boto3.client("s3")
+    for name in (BUCKET, OTHER):
+        s3.create_bucket(Bucket=name)
+        s3.put_object(Bucket=name, Key="in/a.eml", Body=b"Subject: x\r\n\r\nbody\r\n")
+    iam_client, sts = boto3.client("iam"), boto3.client("sts")
+    documents = iam.function_policies([{"Statement": STATEMENTS}], lambda value: value)
+    creds = iam.role_credentials(iam_client, sts, "vaultmail-iam-check", documents, "123456789012")
+    client = boto3.client(
+        "s3",
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+    )
+    previous = iam.set_enforcement(moto_server.url, 0)
+    try:
+        yield client
+    finally:
+        iam.set_enforcement(moto_server.url, previous)
+
+
+def test_the_roles_s3_actions_allow_the_calls_the_functions_make(role_s3: Any) -> None:
+    listed = role_s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="in/").build_full_result()
+    assert [o["Key"] for o in listed["Contents"]] == ["in/a.eml"]
+    assert role_s3.head_object(Bucket=BUCKET, Key="in/a.eml")["ContentLength"] > 0
+    ranged = role_s3.get_object(Bucket=BUCKET, Key="in/a.eml", Range="bytes=0-9")
+    assert ranged["Body"].read() == b"Subject: x"
+    role_s3.put_object_tagging(
+        Bucket=BUCKET, Key="in/a.eml", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+    )
+    assert role_s3.get_object_tagging(Bucket=BUCKET, Key="in/a.eml")["TagSet"] == [{"Key": "k", "Value": "v"}]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda s3: s3.list_objects_v2(Bucket=OTHER), id="list another bucket"),
+        pytest.param(lambda s3: s3.head_object(Bucket=OTHER, Key="in/a.eml"), id="head another bucket"),
+        pytest.param(lambda s3: s3.put_object(Bucket=BUCKET, Key="in/b.eml", Body=b"x"), id="write"),
+        pytest.param(lambda s3: s3.delete_object(Bucket=BUCKET, Key="in/a.eml"), id="delete"),
+    ],
+)
+def test_what_the_role_does_not_name_is_still_refused(role_s3: Any, call: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        call(role_s3)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_each_iam_action_is_granted_with_the_operations_it_authorizes() -> None:
+    granted = iam.s3_operations(["s3:ListBucket", "s3:GetObjectVersion"])
+    assert granted[:2] == ["s3:ListBucket", "s3:GetObjectVersion"]
+    assert {"s3:ListObjectsV2", "s3:HeadBucket", "s3:GetObject", "s3:HeadObject"} <= set(granted)
+    assert len(granted) == len(set(granted))
+    assert iam.s3_operations(["s3:PutObjectTagging"]) == ["s3:PutObjectTagging"]
