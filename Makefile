@@ -7,36 +7,69 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# uv uses the machine's Python (never downloads one) and keeps quiet unless something fails.
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
+
+# uv itself, installed by pip from a hashed requirement into a venv of its own.
+UV_HOME := .venv-uv
+UV      := $(UV_HOME)/bin/uv
+# Every environment installs from a hashed lock (README, "Dependencies"): .venv/ from uv.lock,
+# .venv-scan/ from .ci/scan-requirements.txt, the Lambda layer from layers/core/requirements.txt
+# and the local workers' boto3 from dev/lambda-runtime-requirements.txt (both exported from uv.lock).
+EXPORT  := $(UV) export --frozen --no-emit-project --format requirements-txt --quiet
+SCAN_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11.7 --generate-hashes
 
 SCAN_VENV  := .venv-scan
 SCAN_BIN   := $(SCAN_VENV)/bin
 SCAN_STAMP := $(SCAN_VENV)/.installed-stamp
 SCAN_FIX   := fix it, or suppress it in template.yaml with its reason (checkov: Metadata.checkov.skip [{id, comment}]; cfn-lint: Metadata.cfn-lint.config.ignore_checks, a comment with the reason)
 
-.PHONY: help install lint scan scan-template scan-code test test-unit test-functional test-e2e demo bench build clean
+.PHONY: help install lint lock lock-check scan scan-template scan-code test test-latest test-unit test-functional test-e2e demo bench build clean
 
 help:
-	@echo "make demo   - run the whole application on local stand-ins (moto + Active Store emulator)"
-	@echo "make test   - ruff, mypy, the scanners (make scan) and the whole pytest suite (unit, functional, e2e)"
-	@echo "make scan   - checkov and cfn-lint's serverless rules on template.yaml (scan-template), bandit on the package (scan-code)"
-	@echo "make bench  - benchmarks (memory, time); writes bench/results/"
-	@echo "make build  - sam build for the LOCAL stack only, into .aws-sam/local-build (sam deploy does not use it: run sam build)"
+	@echo "make demo        - run the whole application on local stand-ins (moto + Active Store emulator)"
+	@echo "make test        - ruff, mypy, the lock check, the scanners (make scan) and the whole pytest suite (unit, functional, e2e)"
+	@echo "make scan        - checkov and cfn-lint's serverless rules on template.yaml (scan-template), bandit on the package (scan-code)"
+	@echo "make lock        - re-resolve uv.lock and re-export the layer's and the scanners' hashed requirements (UPGRADE=--upgrade for the newest)"
+	@echo "make test-latest - the whole suite on the newest releases, in a throwaway copy (the locks stay as they are)"
+	@echo "make bench       - benchmarks (memory, time); writes bench/results/"
+	@echo "make build       - sam build for the LOCAL stack only, into .aws-sam/local-build (sam deploy does not use it: run sam build)"
 	@echo "make install / lint / test-unit / test-functional / test-e2e / clean"
 
-$(STAMP): pyproject.toml layers/core/requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -qq -e '.[dev]'
+$(UV): .ci/uv-requirements.txt
+	test -x $(UV_HOME)/bin/python || $(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet --require-hashes --no-deps -r .ci/uv-requirements.txt
+	touch $(UV)
+
+# The development environment, exactly as uv.lock says (--frozen: never re-resolved here).
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # The scanners pin their own dependencies (checkov's are many and old): a venv of their own.
-$(SCAN_STAMP): .ci/scan-requirements.txt
-	test -x $(SCAN_BIN)/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_BIN)/python -m pip install --quiet --upgrade pip
-	$(SCAN_BIN)/python -m pip install -qq -r .ci/scan-requirements.txt
+$(SCAN_STAMP): $(UV) .ci/scan-requirements.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SCAN_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(SCAN_BIN)/python .ci/scan-requirements.txt
 	touch $(SCAN_STAMP)
+
+# Re-resolve on purpose (UPGRADE=--upgrade takes the newest releases; without it, uv keeps every
+# locked version that still fits), then re-export what the layer and the local workers install.
+lock: $(UV)
+	$(UV) lock $(UPGRADE)
+	$(EXPORT) --only-group layer -o layers/core/requirements.txt
+	$(EXPORT) --only-group lambda-runtime -o dev/lambda-runtime-requirements.txt
+	$(SCAN_COMPILE) $(UPGRADE) .ci/scan-requirements.in -o .ci/scan-requirements.txt
+
+# The locks agree with pyproject.toml and with each other (part of make test).
+lock-check: $(UV)
+	@$(UV) lock --check --quiet || { echo "uv.lock is out of date with pyproject.toml: run make lock"; exit 1; }
+	@$(EXPORT) --only-group layer | diff -q - layers/core/requirements.txt > /dev/null \
+		|| { echo "layers/core/requirements.txt differs from uv.lock: run make lock"; exit 1; }
+	@$(EXPORT) --only-group lambda-runtime | diff -q - dev/lambda-runtime-requirements.txt > /dev/null \
+		|| { echo "dev/lambda-runtime-requirements.txt differs from uv.lock: run make lock"; exit 1; }
 
 scan: scan-template scan-code
 
@@ -54,13 +87,18 @@ scan-code: $(SCAN_STAMP)
 	@$(SCAN_BIN)/bandit -q -c pyproject.toml -r layers/core/vaultmail \
 		|| { echo "bandit: the findings above: fix them, or '# nosec BXXX' with the reason on the line above"; exit 1; }
 
-lint: install
+lint: install lock-check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy --follow-imports=silent "$$f" || exit 1; done
 
 test: lint scan
 	$(BIN)/pytest
+
+# The whole suite on the newest releases of everything, in a throwaway copy of the tree: the
+# next moto (or Powertools, or SAM CLI) is met here, on purpose, before a fresh clone meets it.
+test-latest: $(UV)
+	.ci/test-latest
 
 test-unit: install
 	$(BIN)/pytest tests/unit

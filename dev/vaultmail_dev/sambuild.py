@@ -3,7 +3,8 @@
 ``sam build`` needs the template's runtime (python3.13) on PATH: it is looked up on PATH,
 then in pyenv. The build lands in ``.aws-sam/local-build`` and is reused while template.yaml,
 layers/ and functions/ are unchanged. ``runtime_deps`` installs what the Lambda runtime
-itself provides (boto3) for that interpreter, beside the build, never into it.
+itself provides (boto3, at the versions of ``dev/lambda-runtime-requirements.txt``) for that
+interpreter, beside the build, never into it.
 """
 
 from __future__ import annotations
@@ -115,11 +116,16 @@ def build(python: str, *, build_dir: Path = BUILD_DIR, force: bool = False) -> P
     return build_dir
 
 
-def runtime_deps(python: str, *, target: Path = DEPS_DIR) -> Path:
-    """boto3 for ``python`` in its own directory: what the Lambda runtime provides."""
-    import boto3
+RUNTIME_REQUIREMENTS = ROOT / "dev" / "lambda-runtime-requirements.txt"
 
-    wanted = {"boto3": boto3.__version__}
+
+def runtime_deps(python: str, *, target: Path = DEPS_DIR) -> Path:
+    """What the Lambda runtime provides (boto3), for ``python``, in its own directory.
+
+    Installed from ``dev/lambda-runtime-requirements.txt``, exported from uv.lock with hashes
+    (``make lock``): the same versions on every machine, never the day's newest.
+    """
+    wanted = {"requirements": hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes()).hexdigest()}
     stamp = target / ".vaultmail-deps.json"
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return target
@@ -132,9 +138,12 @@ def runtime_deps(python: str, *, target: Path = DEPS_DIR) -> Path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "--no-deps",
+            "--require-hashes",
             "--target",
             str(target),
-            f"boto3=={wanted['boto3']}",
+            "-r",
+            str(RUNTIME_REQUIREMENTS),
         ],
         capture_output=True,
         text=True,
