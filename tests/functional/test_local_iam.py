@@ -53,7 +53,8 @@ def role_s3(aws_env: dict[str, str], moto_server: servers.MotoHandle) -> Iterato
 
 
 def test_the_roles_s3_actions_allow_the_calls_the_functions_make(role_s3: Any) -> None:
-    listed = role_s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="in/").build_full_result()
+    pages = role_s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="in/")
+    listed = pages.build_full_result()
     assert [o["Key"] for o in listed["Contents"]] == ["in/a.eml"]
     assert role_s3.head_object(Bucket=BUCKET, Key="in/a.eml")["ContentLength"] > 0
     ranged = role_s3.get_object(Bucket=BUCKET, Key="in/a.eml", Range="bytes=0-9")

@@ -740,6 +740,21 @@ def test_sam_build_output() -> None:
     assert built_template["Resources"]["CoreLayer"]["Properties"]["ContentUri"] == "CoreLayer"
 
 
+def _pins(requirements: Path) -> dict[str, str]:
+    """``name -> version`` of a hashed requirements file (names normalized as PEP 503 says)."""
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^ ;\\]+)", requirements.read_text(), re.MULTILINE)
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins}
+
+
+def test_the_built_layer_holds_exactly_the_locked_versions() -> None:
+    layer = build() / "CoreLayer" / "python"
+    installed = {}
+    for dist in layer.glob("*.dist-info"):
+        name, version = dist.name.removesuffix(".dist-info").rsplit("-", 1)
+        installed[re.sub(r"[-_.]+", "-", name).lower()] = version
+    assert installed == _pins(ROOT / "layers" / "core" / "requirements.txt")
+
+
 def test_every_environment_variable_is_in_the_readme_settings_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
