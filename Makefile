@@ -70,6 +70,22 @@ lock-check: $(UV)
 		$(EXPORT) --only-group $${pair%%:*} -o $(VENV)/.lock-check.txt && cmp -s $(VENV)/.lock-check.txt $${pair#*:} \
 		|| { echo "$${pair#*:} differs from uv.lock: run make lock"; exit 1; }; done
 
+scan: scan-template scan-code
+
+# Every finding fails: fixed, or suppressed in the template with its reason.
+scan-template: $(SCAN_STAMP)
+	@echo "cfn-lint + serverless rules: template.yaml"
+	@$(SCAN_BIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
+		|| { echo "cfn-lint: the findings above: $(SCAN_FIX)"; exit 1; }
+	@echo "checkov: template.yaml"
+	@$(SCAN_BIN)/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download \
+		|| { echo "checkov: the findings above: $(SCAN_FIX)"; exit 1; }
+
+scan-code: $(SCAN_STAMP)
+	@echo "bandit: layers/core/vaultmail"
+	@$(SCAN_BIN)/bandit -q -c pyproject.toml -r layers/core/vaultmail \
+		|| { echo "bandit: the findings above: fix them, or '# nosec BXXX' with the reason on the line above"; exit 1; }
+
 lint: install lock-check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -97,6 +113,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/report.py
 
 # The LOCAL stack's build (make demo, tests/e2e). To deploy: sam build && sam deploy (README, Deploy).
 build: install
