@@ -1,6 +1,6 @@
 """Jobs: one mail to archive, as an event describes it (pure: parsing only, no I/O).
 
-The SNS uploader accepts four message formats (docs/events.md): a raw RFC 822 mail, a
+The SNS uploader accepts four message formats (events/README.md): a raw RFC 822 mail, a
 JSON envelope (``mail`` / ``mailBase64`` / ``s3``), an SES receipt notification (SNS or S3
 action), and an SNS extended client S3 pointer. Each becomes a :class:`Job` or a
 :class:`Skip`; anything else is an InvalidEvent (permanent).
