@@ -14,7 +14,7 @@ export UV_NO_PROGRESS := 1
 # uv itself, installed by pip from a hashed requirement into a venv of its own.
 UV_HOME := .venv-uv
 UV      := $(UV_HOME)/bin/uv
-# Every environment installs from a hashed lock (README, "Dependencies"): .venv/ from uv.lock,
+# Every environment installs from a hashed lock (README, "Dependencies and upgrades"): .venv/ from uv.lock,
 # .venv-scan/ from .ci/scan-requirements.txt, the Lambda layer from layers/core/requirements.txt
 # and the local workers' boto3 from dev/lambda-runtime-requirements.txt (both exported from uv.lock).
 EXPORT  := $(UV) export --frozen --no-emit-project --no-header --format requirements-txt --quiet
