@@ -763,7 +763,8 @@ def test_download_function_behind_a_public_function_url_with_a_small_reserved_co
     assert fn["FunctionUrlConfig"]["AuthType"] == "NONE"  # the token is the credential
     assert fn["ReservedConcurrentExecutions"] == {"Ref": "DownloadConcurrency"}
     assert PARAMETERS["DownloadConcurrency"]["Default"] <= 10
-    assert TEMPLATE["Outputs"]["DownloadUrl"]["Value"] == {"Fn::GetAtt": ["DownloadFunctionUrl", "FunctionUrl"]}
+    url = {"Fn::GetAtt": ["DownloadFunctionUrl", "FunctionUrl"]}
+    assert TEMPLATE["Outputs"]["DownloadUrl"]["Value"] == url
     out = transformed()["Resources"]
     urls = of_type("AWS::Lambda::Url", out)
     assert [u["Properties"]["TargetFunctionArn"] for u in urls.values()] == [{"Ref": DOWNLOAD}]
