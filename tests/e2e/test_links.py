@@ -60,9 +60,10 @@ def follow(stack: LocalStack, link: str) -> requests.Response:
 def revoke(stack: LocalStack, link: str) -> int:
     """`vaultmail links revoke --url` from a shell whose AWS settings are the stack's."""
     command = [str(Path(sys.executable).with_name("vaultmail")), "links", "revoke", "--url", link]
-    done = subprocess.run(
-        [*command, "--state-table", stack.table()], env=dict(os.environ), capture_output=True, timeout=120
-    )
+    command += ["--state-table", stack.table()]
+    # the stack's endpoint and the harness user's key (a user's key has no session token)
+    env = {k: v for k, v in {**os.environ, **stack.env}.items() if k != "AWS_SESSION_TOKEN"}
+    done = subprocess.run(command, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.returncode
 
