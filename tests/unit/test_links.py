@@ -183,3 +183,12 @@ def test_the_local_function_url_turns_the_answer_into_http() -> None:
     assert ("set-cookie", "c=1") in headers
     assert http_answer({"statusCode": 200, "body": "aGk=", "isBase64Encoded": True})[2] == b"hi"
     assert http_answer({"ok": True}) == (200, [("content-type", "application/json")], b'{"ok": true}')
+
+
+def test_link_base_url_is_the_function_url_without_its_trailing_slash() -> None:
+    from vaultmail.settings import Settings
+
+    url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/"  # as FunctionUrl gives it
+    base = Settings.from_env({"LINK_BASE_URL": url}).link_base_url
+    assert base == url.rstrip("/") and link_url(str(base), "t" * 43) == f"{base}/m/{'t' * 43}"
+    assert Settings.from_env({"LINK_BASE_URL": ""}).link_base_url is None
