@@ -17,7 +17,14 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from _context import RESULTS, context, summary_line  # noqa: E402
 
-BENCHES = ["bench_upload.py", "bench_handlers.py", "bench_scanner.py", "bench_headers.py", "bench_outage.py"]
+BENCHES = [
+    "bench_upload.py",
+    "bench_handlers.py",
+    "bench_scanner.py",
+    "bench_headers.py",
+    "bench_outage.py",
+    "bench_download.py",
+]
 
 
 def summaries(since: float) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import demo_links
 from .esm import Stats
 from .mails import mail, write_big_mail
 from .stack import LocalStack
@@ -255,6 +256,7 @@ def report(
         print(f"  {'ok' if ok else 'WRONG':<8} {ex.label:<12} to {to}; link downloads {size} bytes")
         print(f"{'':<23} subject: {notice['subject']}")
         print(f"{'':<23} told {path}")
+    problems += demo_links.show(stack, notices)
     stats_mails = [m for m in sent if admin in json.dumps(m["destinations"])]
     # a scheduled sweep mails the admin only when it has news (ScanResult.newsworthy): none when
     # every notice went out on arrival

@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 import requests
 
-from . import bridge, esm, iam, sambuild
+from . import bridge, esm, funcurl, iam, sambuild
 from .cfn import ACCOUNT, REGION, Resolver, load_template
 from .emulator import Emulator
 from .runner import FunctionSpec, RunnerPool
@@ -87,6 +87,7 @@ class LocalStack:
         self.runners: dict[str, RunnerPool] = {}
         self.sources: dict[str, esm.EventSource] = {}
         self.names: dict[str, str] = {}
+        self.urls: dict[str, funcurl.FunctionUrl] = {}  # function URLs on loopback, by function
         self._closers: list[Any] = []
 
     # -- lifecycle --------------------------------------------------------------------
@@ -248,11 +249,15 @@ class LocalStack:
             physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
         for logical in self.resources("AWS::Serverless::LayerVersion"):
             physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
-        for logical in self.resources("AWS::Serverless::Function"):
+        for logical, fn in self.resources("AWS::Serverless::Function").items():
             physical[logical] = {
                 "Ref": logical,
                 "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical}",
             }
+            if (fn.get("Properties") or {}).get("FunctionUrlConfig"):  # SAM's <Function>Url resource
+                served = self.urls[logical] = funcurl.FunctionUrl().start()
+                self._closers.append(served.stop)
+                physical[f"{logical}Url"] = {"Ref": served.url, "FunctionUrl": served.url}
         self.names = {k: v["Ref"] for k, v in physical.items()}
 
     def _start_functions(self) -> None:
@@ -302,6 +307,8 @@ class LocalStack:
                 log_file=self.workdir / f"{logical}.log",
                 reserved=int(self.resolver.value(reserved)) if reserved is not None else None,
             )
+            if logical in self.urls:
+                self.urls[logical].invoke = self.runners[logical].invoke
 
     def _start_sources(self) -> None:
         """Each ``SQS`` event of a function becomes an event source polling its queue."""
@@ -338,6 +345,10 @@ class LocalStack:
             if str(fn["Properties"]["CodeUri"]).rstrip("/").endswith(kind):
                 return self.runners[logical]
         raise KeyError(kind)
+
+    def function_url(self, kind: str) -> str:
+        """The loopback URL serving the function of functions/<kind>/ (its FunctionUrl)."""
+        return self.urls[self.function(kind).spec.logical_id].url
 
     def bucket(self) -> str:
         return self.names[next(iter(self.resources("AWS::S3::Bucket")))]

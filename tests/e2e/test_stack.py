@@ -46,6 +46,7 @@ def test_demo_scenario(stack: LocalStack, tmp_path: Path, capsys: pytest.Capture
     code = demo.report(stack, expects, first, arrived)
     out = capsys.readouterr().out
     assert code == 0, out
+    assert "GET now 410 (Link withdrawn)" in out  # the demo's click, HEAD and revoke of a link
     assert len(stored_once(stack)) == sum(1 for e in expects if not e.rejected)
 
 

@@ -34,7 +34,8 @@ RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 UPLOADERS = ("SnsUploaderFunction", "S3UploaderFunction")
 SCANNER = "OversizeScannerFunction"
-FUNCTIONS = (*UPLOADERS, SCANNER)
+DOWNLOAD = "DownloadFunction"
+FUNCTIONS = (*UPLOADERS, SCANNER, DOWNLOAD)
 
 # design.md's settings table: name -> "used by" (kept here so the test runs without shared/;
 # test_settings_table_matches_design_md checks it against design.md when that is present).
@@ -49,6 +50,7 @@ DESIGN_SETTINGS = {
     "NOTIFY_FROM": "scanner",
     "ADMIN_EMAIL": "scanner",
     "LINK_EXPIRY_SECONDS": "scanner",
+    "LINK_BASE_URL": "scanner",
     "STATE_TABLE": "all",
     "AWS_ENDPOINT_URL": "all",
 }
@@ -164,6 +166,7 @@ def test_three_functions_one_layer_python313_arm64() -> None:
         "SnsUploaderFunction": "functions/sns_uploader",
         "S3UploaderFunction": "functions/s3_uploader",
         SCANNER: "functions/oversize_scanner",
+        DOWNLOAD: "functions/download",
     }
     (layer,) = of_type("AWS::Serverless::LayerVersion").values()
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/core"
@@ -188,7 +191,7 @@ def test_every_transformed_function_runs_python313_arm64_with_the_layer() -> Non
 
 
 def test_function_requirements_are_empty_the_layer_has_the_dependencies() -> None:
-    for name in ("sns_uploader", "s3_uploader", "oversize_scanner"):
+    for name in ("sns_uploader", "s3_uploader", "oversize_scanner", "download"):
         lines = (ROOT / "functions" / name / "requirements.txt").read_text().splitlines()
         assert [line for line in lines if line.strip() and not line.lstrip().startswith("#")] == [], name
     pinned = (ROOT / "layers/core/requirements.txt").read_text()
@@ -384,7 +387,8 @@ def test_external_bucket_reaches_the_s3_uploader_through_eventbridge() -> None:
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["S3UploaderQueue", "Arn"]}
     assert _getatt(target["DeadLetterConfig"]["Arn"]) == "S3UploaderDlq"
-    assert not of_type("AWS::Lambda::Permission")  # nothing invokes the uploaders but their queues
+    permissions = of_type("AWS::Lambda::Permission")  # nothing invokes the uploaders but their queues
+    assert [p["Properties"]["FunctionName"] for p in permissions.values()] == [{"Ref": DOWNLOAD}]
 
 
 def test_every_policy_document_names_its_version() -> None:
@@ -528,8 +532,6 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "s3:GetObjectTagging",
         "s3:PutObjectTagging",
         "ses:SendEmail",
-        "secretsmanager:GetSecretValue",
-        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
         "sqs:SendMessage",  # a cut sweep's continuation, on its own queue only
         "sqs:ChangeMessageVisibility",  # a failed arrival's backoff, on its own queue only
     }
@@ -553,7 +555,7 @@ def test_each_function_gets_only_what_it_uses() -> None:
         for statement in role_statements(name):
             if any(str(a).startswith("dynamodb:") for a in listify(statement["Action"])):
                 assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
-    for name in FUNCTIONS:
+    for name in UPLOADERS:  # the scanner reads no secret (links need no signing keys)
         (kms,) = [s for s in role_statements(name) if "kms:Decrypt" in listify(s["Action"])]
         assert kms["Resource"] == {"Ref": "SecretsKmsKeyArn"}
         assert kms["Condition"] == {
@@ -615,7 +617,9 @@ def test_environment_names_of_design_md_per_function() -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "vaultmail"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Vaultmail"
     scanner = props(SCANNER, out)["Environment"]["Variables"]
-    assert {"SCAN_SUFFIXES", "SIGNING_SECRET_ARN", "ALLOWED_RECIPIENT_DOMAINS"} <= set(scanner)
+    assert {"SCAN_SUFFIXES", "ALLOWED_RECIPIENT_DOMAINS"} <= set(scanner)
+    assert "SIGNING_SECRET_ARN" not in scanner  # the template's links go through DownloadFunction
+    assert scanner["LINK_BASE_URL"] == {"Fn::GetAtt": ["DownloadFunctionUrl", "FunctionUrl"]}
     assert scanner["MAIL_BUCKET"] == {
         "Fn::If": ["ScansOwnBucket", {"Ref": "MailBucket"}, {"Ref": "ScanBucketName"}]
     }
@@ -637,7 +641,8 @@ def test_every_parameter_is_in_the_readme_deploy_table() -> None:
 
 def test_parameter_defaults_and_bounds() -> None:
     p = PARAMETERS
-    assert p["LinkExpirySeconds"]["MaxValue"] == 604800 and p["LinkExpirySeconds"]["Default"] == 604800
+    assert p["LinkExpirySeconds"]["MaxValue"] == 7776000 and p["LinkExpirySeconds"]["Default"] == 1209600
+    assert p["DownloadConcurrency"]["Default"] == 5 and "SigningSecretArn" not in p
     assert p["SizeThresholdBytes"]["Default"] == 10485760
     assert p["ScanSuffixes"]["Default"] == ".eml"
     assert p["LogLevel"]["Default"] == "INFO"
@@ -645,7 +650,6 @@ def test_parameter_defaults_and_bounds() -> None:
         "AdminEmail",
         "ScanBucketName",
         "ScanPrefixes",
-        "SigningSecretArn",
         "AllowedRecipientDomains",
         "ExternalMailBucketName",
         "AlarmEmail",
@@ -730,6 +734,7 @@ def test_sam_build_output() -> None:
         ("SnsUploaderFunction", "sns_uploader"),
         ("S3UploaderFunction", "s3_uploader"),
         ("OversizeScannerFunction", "oversize_scanner"),
+        ("DownloadFunction", "download"),
     ):
         files = {p.name for p in (built / name).iterdir() if p.name != "__pycache__"}
         assert files == {"app.py", "requirements.txt"}, (name, files)  # handlers stay thin
@@ -764,3 +769,40 @@ def test_every_environment_variable_is_in_the_settings_table() -> None:
         env = set(props(name, transformed()["Resources"])["Environment"]["Variables"])
         missing = {v for v in env if v not in documented and not v.startswith("POWERTOOLS_")}
         assert missing == set(), (name, missing)
+
+
+# ---- download links --------------------------------------------------------------------------------
+
+
+def test_download_function_behind_a_public_function_url_with_a_small_reserved_concurrency() -> None:
+    fn = props(DOWNLOAD)
+    assert fn["FunctionUrlConfig"]["AuthType"] == "NONE"  # the token is the credential
+    assert fn["ReservedConcurrentExecutions"] == {"Ref": "DownloadConcurrency"}
+    assert PARAMETERS["DownloadConcurrency"]["Default"] <= 10
+    url = {"Fn::GetAtt": ["DownloadFunctionUrl", "FunctionUrl"]}
+    assert TEMPLATE["Outputs"]["DownloadUrl"]["Value"] == url
+    out = transformed()["Resources"]
+    urls = of_type("AWS::Lambda::Url", out)
+    assert [u["Properties"]["TargetFunctionArn"] for u in urls.values()] == [{"Ref": DOWNLOAD}]
+    invoke = props("DownloadFunctionInvokePermission")
+    assert invoke["Action"] == "lambda:InvokeFunction" and invoke["InvokedViaFunctionUrl"] is True
+    assert "DownloadLogGroup" in RESOURCES
+
+
+def test_download_function_reads_link_items_and_the_scanned_mails_only() -> None:
+    assert actions_of(DOWNLOAD) == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    }
+    (table,) = [s for s in role_statements(DOWNLOAD) if "dynamodb:GetItem" in listify(s["Action"])]
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["link#*"]}}
+    (objects,) = [s for s in role_statements(DOWNLOAD) if "s3:GetObject" in listify(s["Action"])]
+    resolver = Resolver(TEMPLATE, {"ScanBucketName": "archive"})
+    assert resolver.value(objects["Resource"]) == "arn:aws:s3:::archive/*"
+    core = ROOT / "layers/core/vaultmail"
+    assert _dynamodb_calls(core / "links" / "table.py") <= actions_of(SCANNER) | {"dynamodb:Scan"}
+    assert {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= _dynamodb_calls(
+        core / "links" / "table.py"
+    )

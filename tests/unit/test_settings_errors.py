@@ -17,7 +17,7 @@ def test_defaults_and_lists() -> None:
     assert s.scan_prefixes == ("a/", "b/")
     assert s.scan_suffixes == (".eml",)
     assert s.size_threshold_bytes == 10_485_760
-    assert s.link_expiry_seconds == 604_800
+    assert s.link_expiry_seconds == 1_209_600 and s.link_base_url is None
 
 
 def test_empty_suffix_list_means_every_object() -> None:
@@ -33,7 +33,7 @@ def test_settings_are_frozen_and_hide_the_key() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"LINK_EXPIRY_SECONDS": "604801"}, {"SIZE_THRESHOLD_BYTES": "ten"}, {"PRIMARY_DOMAIN": "a..b"}],
+    [{"LINK_EXPIRY_SECONDS": "7776001"}, {"SIZE_THRESHOLD_BYTES": "ten"}, {"PRIMARY_DOMAIN": "a..b"}],
 )
 def test_bad_settings_are_configuration_errors(env: dict[str, str]) -> None:
     with pytest.raises(errors.ConfigurationError) as err:

@@ -16,7 +16,8 @@ from .errors import ConfigurationError
 
 MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
 DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
-MAX_LINK_EXPIRY = 604_800  # SigV4 presigned URLs live at most 7 days
+DEFAULT_LINK_EXPIRY = 1_209_600  # 14 days (SES Woomera's users asked for 14)
+MAX_LINK_EXPIRY = 7_776_000  # 90 days: a link item's lifetime (the download function re-signs each click)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -65,7 +66,9 @@ class Settings:
     size_threshold_bytes: int = DEFAULT_SIZE_THRESHOLD
     notify_from: str | None = None
     admin_email: str | None = None
-    link_expiry_seconds: int = MAX_LINK_EXPIRY
+    link_expiry_seconds: int = DEFAULT_LINK_EXPIRY
+    # The download function's URL: empty means presigned links signed by the caller's credentials
+    link_base_url: str | None = None
     signing_secret_arn: str | None = None
     allowed_recipient_domains: tuple[str, ...] = ()
     state_table: str | None = None
@@ -88,11 +91,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        expiry = _int(env, "LINK_EXPIRY_SECONDS", MAX_LINK_EXPIRY, minimum=1)
+        expiry = _int(env, "LINK_EXPIRY_SECONDS", DEFAULT_LINK_EXPIRY, minimum=1)
         if expiry > MAX_LINK_EXPIRY:
             raise ConfigurationError(
-                f"LINK_EXPIRY_SECONDS is {expiry}; SigV4 presigned links live at most "
-                f"{MAX_LINK_EXPIRY} seconds (7 days)"
+                f"LINK_EXPIRY_SECONDS is {expiry}; links live at most {MAX_LINK_EXPIRY} seconds (90 days)"
             )
         suffixes = _split(env.get("SCAN_SUFFIXES"))
         return cls(
@@ -107,6 +109,7 @@ class Settings:
             notify_from=env.get("NOTIFY_FROM") or None,
             admin_email=env.get("ADMIN_EMAIL") or None,
             link_expiry_seconds=expiry,
+            link_base_url=(env.get("LINK_BASE_URL") or "").strip().rstrip("/") or None,
             signing_secret_arn=env.get("SIGNING_SECRET_ARN") or None,
             allowed_recipient_domains=_domains(env.get("ALLOWED_RECIPIENT_DOMAINS")),
             state_table=env.get("STATE_TABLE") or None,

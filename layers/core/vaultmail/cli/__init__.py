@@ -1,5 +1,5 @@
 """The ``vaultmail`` command: ``upload`` (the SDK's flags and exit codes), ``inspect``, ``scan``,
-``replay``, ``backfill``.
+``replay``, ``backfill``, ``links``.
 
 Exit codes are the SDK's (docs/cli.md): argparse errors exit 3, never 2.
 """
@@ -25,7 +25,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
-    from . import backfill, inspect, replay, scan, upload
+    from . import backfill, inspect, links, replay, scan, upload
 
     parser = ArgumentParser(
         prog="vaultmail",
@@ -39,6 +39,7 @@ def build_parser() -> ArgumentParser:
     replay.register(subparsers)
     scan.register(subparsers)
     backfill.register(subparsers)
+    links.register(subparsers)
     parser.commands = subparsers.choices
     return parser
 

@@ -4,7 +4,7 @@
                    [-r REGION] [-e PROCESSED_EMAILS_KEY] [-a ADMIN_EMAIL]
 
 Other settings come from the environment (NOTIFY_FROM, STATE_TABLE, LINK_EXPIRY_SECONDS,
-SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, ...); flags override them. Exit codes:
+LINK_BASE_URL, SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, ...); flags override them. Exit codes:
 0 ok, 1 unexpected error, 3 bad arguments or configuration, 5 a notice failed.
 """
 
@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
         description="List the mail bucket, find mails at or over the size threshold, and send each "
         "mail's intended recipients one notice with a download link (once, ever). Settings not given "
         "as flags come from the environment (NOTIFY_FROM, STATE_TABLE, LINK_EXPIRY_SECONDS, "
-        "SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, SCAN_SUFFIXES, ...). "
+        "LINK_BASE_URL, SIGNING_SECRET_ARN, ALLOWED_RECIPIENT_DOMAINS, SCAN_SUFFIXES, ...). "
         "Exit codes: 0 ok, 1 unexpected error, 3 bad arguments or configuration, 5 a notice failed.",
     )
     p.add_argument("-b", "--bucket", help="the mail bucket (default: MAIL_BUCKET)")

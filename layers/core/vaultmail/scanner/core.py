@@ -13,10 +13,11 @@ from collections.abc import Callable, Container
 from typing import Any, Literal
 
 from ..errors import ConfigurationError, StateError
+from ..links import LinkTable
 from ..settings import Settings
 from ..state import DEFAULT_LEASE_SECONDS, NotificationState
 from .claims import STATE_ATTEMPTS, Claims
-from .links import signing_credentials
+from .links import LinkMaker, PresignedLinks, TokenLinks, signing_credentials
 from .listing import Sweep
 from .mail import MailStep
 from .plan import Decision, Listed, distinct_prefixes, in_prefixes, plan
@@ -46,6 +47,7 @@ class Scanner:
         ses: Any = None,
         dynamodb: Any = None,
         signer: Any = None,
+        links: LinkMaker | None = None,
         clock: Callable[[], float] = time.time,
         lease_seconds: int = DEFAULT_LEASE_SECONDS,
         safety_margin_ms: int = DEFAULT_MARGIN_MS,
@@ -64,6 +66,7 @@ class Scanner:
         self.ses = ses
         self.dynamodb = dynamodb
         self.signer = signer if signer is not None else s3
+        self.links = links  # None: chosen from the settings (link_maker)
         self.clock = clock
         self.lease_seconds = lease_seconds
         self.safety_margin_ms = safety_margin_ms
@@ -116,6 +119,24 @@ class Scanner:
             dynamodb=session.client("dynamodb", config=_client_config()) if settings.state_table else None,
             signer=signer,
             **kwargs,
+        )
+
+    def link_maker(self) -> LinkMaker:
+        """Token links through the download function when ``LINK_BASE_URL`` is set, else
+        presigned links signed by ``signer`` (a shell's ``vaultmail scan``)."""
+        s = self.settings
+        if self.links is not None:
+            return self.links
+        if not s.link_base_url:
+            return PresignedLinks(self.signer, s.link_expiry_seconds)
+        if self.dynamodb is None or not s.state_table:
+            raise ConfigurationError("LINK_BASE_URL needs STATE_TABLE: the links are kept there")
+        return TokenLinks(
+            s.link_base_url,
+            LinkTable(self.dynamodb, s.state_table),
+            self.s3,
+            expiry=s.link_expiry_seconds,
+            contact=s.notify_from or "",
         )
 
     def _require_sending(self) -> None:

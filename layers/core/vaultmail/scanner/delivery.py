@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..errors import StateError
+from ..errors import StateError, StorageError
 from ..headers import MailHeaders
 from ..notices import Email, Notice, compose_notice, halves, safe_filename
 from ..ses import SesError, send_email
 from ..state import NOTIFIED, SETTLED
 from .claims import Claims, Delivery
 from .conclusions import Conclusions
-from .links import sign_link
+from .links import MadeLink
 from .plan import Listed
 from .run import Run
 from .stats import MailOutcome
@@ -53,8 +53,12 @@ class Sender:
             self.count_taken(obj, state_id)
             return
         delivery = Delivery(claim, split_left=sc.split_sends)
+        filename = safe_filename(headers.subject, obj.key)
         try:
-            notice = self.deliver(obj, headers, delivery, outcome)
+            link = self.make_link(obj, delivery, filename, outcome)
+            if link is None:
+                return
+            notice = self.deliver(obj, headers, delivery, outcome, link, filename)
         except BaseException as exc:  # give the mail back at once rather than at lease expiry
             self.claims.release(delivery, f"interrupted: {type(exc).__name__}")
             raise
@@ -75,7 +79,32 @@ class Sender:
             self.stats.in_progress += 1
             self.run.keep_open(obj)
 
-    def deliver(self, obj: Listed, headers: MailHeaders, d: Delivery, outcome: MailOutcome) -> Notice:
+    def make_link(self, obj: Listed, d: Delivery, filename: str, outcome: MailOutcome) -> MadeLink | None:
+        """This notice's link (one per notice); None: not made now (claim released, mail failed)."""
+        told = {a.lower() for a in d.claim.sent}
+        try:
+            return self.sc.link_maker().make(
+                self.sc.bucket,
+                obj.key,
+                obj.etag,
+                filename=filename,
+                recipients=tuple(r for r in outcome.recipients if r.lower() not in told),
+                now=self.sc.clock(),
+            )
+        except (StateError, StorageError) as exc:  # the next run tries again
+            self.claims.release(d, f"{exc.reason}: the download link was not made")
+            self.conclusions.fail(obj, outcome, exc, "no download link")
+            return None
+
+    def deliver(
+        self,
+        obj: Listed,
+        headers: MailHeaders,
+        d: Delivery,
+        outcome: MailOutcome,
+        link: MadeLink,
+        filename: str,
+    ) -> Notice:
         """Sign, compose and send the notice (writing ahead and recording each send).
 
         Stops at the first error that ends the sending (``d.error``); recipients SES rejects
@@ -86,13 +115,11 @@ class Sender:
         """
         sc = self.sc
         assert sc.settings.notify_from
-        filename = safe_filename(headers.subject, obj.key)
-        expiry = sc.settings.link_expiry_seconds
         notice = compose_notice(
             headers,
             notify_from=sc.settings.notify_from,
-            link=sign_link(sc.signer, sc.bucket, obj.key, filename=filename, expiry=expiry),
-            expires_at=datetime.fromtimestamp(sc.clock() + expiry, UTC),
+            link=link.url,
+            expires_at=datetime.fromtimestamp(link.expires_at, UTC),
             size=obj.size,
             threshold=sc.settings.size_threshold_bytes,
             filename=filename,

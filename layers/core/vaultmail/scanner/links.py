@@ -1,14 +1,87 @@
-"""Download links: a presigned GET of the mail, and the long-lived keys that may sign it."""
+"""Download links in notices: a :class:`LinkMaker` makes one per notice.
+
+* :class:`TokenLinks` (``LINK_BASE_URL`` set, the deployed stack): a fresh token, its
+  ``link#`` item in the state table (the version and ETag read now, the recipients, the
+  expiry), and ``{LINK_BASE_URL}/m/{token}``; the download function answers each click with
+  a short presigned GET of that version. Any expiry up to 90 days, revocable, counted.
+* :class:`PresignedLinks` (``LINK_BASE_URL`` empty, a shell's ``vaultmail scan``): a presigned
+  GET signed by the caller's credentials (or the long-lived keys of ``SIGNING_SECRET_ARN``),
+  which SigV4 lets live at most 7 days: the notice states that shorter date.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import s3 as s3io
 from ..errors import ConfigurationError
+from ..links import Link, LinkTable, link_url, new_token, token_hash
 from ..notices import content_disposition
+
+SIGV4_MAX_EXPIRY = 604_800  # a presigned URL lives at most 7 days
+
+
+@dataclass(frozen=True)
+class MadeLink:
+    url: str
+    expires_at: float  # epoch seconds: the date the notice states
+
+
+class LinkMaker(Protocol):
+    def make(
+        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
+    ) -> MadeLink:
+        """One notice's link (raises StateError / StorageError when it cannot be made now)."""
+        ...
+
+
+class PresignedLinks:
+    def __init__(self, signer: Any, expiry: int) -> None:
+        self.signer = signer
+        self.expiry = min(expiry, SIGV4_MAX_EXPIRY)
+
+    def make(
+        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
+    ) -> MadeLink:
+        url = sign_link(self.signer, bucket, key, filename=filename, expiry=self.expiry)
+        return MadeLink(url, now + self.expiry)
+
+
+class TokenLinks:
+    """Links through the download function (one token and one ``link#`` item per notice)."""
+
+    def __init__(self, base_url: str, table: LinkTable, s3: Any, *, expiry: int, contact: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.table = table
+        self.s3 = s3
+        self.expiry = expiry
+        self.contact = contact
+
+    def make(
+        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
+    ) -> MadeLink:
+        # the version of the bytes the plan decided on (If-Match: a replaced object is MailGone)
+        pinned = s3io.head(self.s3, s3io.ObjectRef(bucket, key, etag=f'"{etag.strip(chr(34))}"'))
+        token = new_token()
+        expires_at = int(now) + self.expiry
+        link = Link(
+            digest=token_hash(token),
+            bucket=bucket,
+            key=key,
+            etag=(pinned.etag or etag).strip('"'),
+            version_id=pinned.version_id,
+            expires_at=expires_at,
+            file_name=filename,
+            contact=self.contact,
+            recipients=recipients,
+            created_at=int(now),
+        )
+        self.table.put(link)
+        return MadeLink(link_url(self.base_url, token), expires_at)
 
 
 def sign_link(signer: Any, bucket: str, key: str, *, filename: str, expiry: int) -> str:
