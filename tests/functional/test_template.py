@@ -46,6 +46,9 @@ DESIGN_SETTINGS = {
     "API_KEY_SECRET_ARN": "Lambdas",
     "MAIL_BUCKET": "scanner",
     "SCAN_PREFIXES": "scanner",
+    "SES_KEY_PREFIXES": "S3 uploader, scanner",
+    "POINTER_LOCATIONS": "SNS uploader",
+    "MAX_NOTICE_RECIPIENTS": "scanner",
     "SIZE_THRESHOLD_BYTES": "scanner",
     "NOTIFY_FROM": "scanner",
     "ADMIN_EMAIL": "scanner",
@@ -61,6 +64,8 @@ def _expected_env(function: str) -> set[str]:
     users = {
         "uploaders": set(UPLOADERS),
         "scanner": {SCANNER},
+        "SNS uploader": {"SnsUploaderFunction"},
+        "S3 uploader": {"S3UploaderFunction"},
         "Lambdas": set(UPLOADERS),  # the API key: only the uploaders call the API
         "all": set(FUNCTIONS),
     }
