@@ -356,7 +356,8 @@ def test_events_queues_and_schedule() -> None:
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OversizeScannerDlq", "Arn"]}
     assert props("OversizeScannerDlq")["MessageRetentionPeriod"] == 1209600
-    (policy,) = [s for s in props("OversizeScannerQueuePolicy")["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    document = props("OversizeScannerQueuePolicy")["PolicyDocument"]
+    (policy,) = [s for s in document["Statement"] if s["Effect"] == "Allow"]
     rule_arn = {"Fn::GetAtt": ["OversizeMailRule", "Arn"]}
     assert policy["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
     bridge = props("MailBucket")["NotificationConfiguration"]["EventBridgeConfiguration"]

@@ -88,8 +88,8 @@ def test_leading_keys_give_each_function_its_own_items_only() -> None:
     assert scanner == ["notice#*", "cursor#*", "link#*"]
     owners = {
         # today's layouts (vaultmail.state.items, Powertools' "<function>.<handler>#<hash>")
-        "prod-SnsUploaderFunction-AbCdEf123456.vaultmail.runtime.run_once#0f343b0931126a20f133d67c2b018a3b": sns,
-        "prod-S3UploaderFunction-ZyXwVu654321.vaultmail.runtime.run_once#0f343b0931126a20f133d67c2b018a3b": s3,
+        "prod-SnsUploaderFunction-AbCdEf123456.vaultmail.runtime._idempotent_run.<locals>.run_once#0d": sns,
+        "prod-S3UploaderFunction-ZyXwVu654321.vaultmail.runtime._idempotent_run.<locals>.run_once#0d": s3,
         "notice#mail-bucket#in/big.eml#9b2cf535f27731c974343645a3985328": scanner,
         "cursor#mail-bucket#": scanner,
         "link#" + "ab" * 32: scanner,
@@ -161,11 +161,8 @@ def test_pointer_locations_and_the_sns_uploaders_reads_agree() -> None:
         resources = [r for s in reads for r in listify(s["Resource"])]
         # the role may read exactly the pointer locations: arn:aws:s3:::bucket/prefix*
         assert sorted(resources) == sorted(f"arn:aws:s3:::{loc.bucket}/{loc.prefix}*" for loc in locations)
-        ses = [
-            s
-            for s in resolver.value(props("MailBucketPolicy")["PolicyDocument"])["Statement"]
-            if s["Principal"] != "*"
-        ][0]
+        bucket_policy = resolver.value(props("MailBucketPolicy")["PolicyDocument"])
+        ses = next(s for s in bucket_policy["Statement"] if s["Principal"] != "*")
         assert ses["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":receipt-rule-set/*:receipt-rule/*")
         mail_prefixes = [loc.prefix for loc in locations if loc.bucket.startswith("vaultmail-local-mail")]
         if mail_prefixes:  # SES writes where the pointers may point, nowhere else
