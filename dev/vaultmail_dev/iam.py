@@ -7,8 +7,10 @@ turns the check on:
 
 * a harness user allowed everything, for the stack itself (creating resources, delivering
   events, reading dead-letter queues) and the upload API emulator;
-* one role per function carrying the function's ``Policies`` statements from template.yaml,
-  and the temporary credentials of that role, which the function's process gets, as on Lambda.
+* one role per function carrying the statements of the function's role in template.yaml
+  (:func:`role_documents`: its ``Role`` and the role policies attached to it, or SAM
+  ``Policies``), and the temporary credentials of that role, which the function's process gets,
+  as on Lambda.
 
 What moto checks, and so what this proves: the **actions** of every AWS call a function makes,
 and the **resources** of its S3 calls (``arn:aws:s3:::bucket/key``). moto evaluates other
@@ -105,6 +107,34 @@ def harness_user(iam: Any, name: str = "vaultmail-local-harness") -> tuple[str, 
     iam.put_user_policy(UserName=name, PolicyName="everything", PolicyDocument=json.dumps(ALL))
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
+
+
+def role_documents(template: dict[str, Any], function: str) -> list[Any]:
+    """The policy documents of a function's role as template.yaml declares them.
+
+    A function with ``Role: !GetAtt XRole.Arn`` (the stack's own role, issue 20): the role's
+    ``Policies`` and every ``AWS::IAM::RolePolicy`` / ``AWS::IAM::Policy`` attached to it (those
+    name the function itself: its log group, its idempotency records). A function without a
+    ``Role``: its SAM ``Policies``.
+    """
+    resources = template["Resources"]
+    props = resources[function].get("Properties") or {}
+    role = props.get("Role")
+    if role is None:
+        return list(props.get("Policies") or [])
+    ref = role.get("Fn::GetAtt") if isinstance(role, dict) else None
+    if not ref:
+        raise UnenforceablePolicy(f"{function}: Role {role!r} is not a role of the template")
+    logical = ref[0] if isinstance(ref, list) else str(ref).split(".")[0]
+    documents = [p["PolicyDocument"] for p in resources[logical]["Properties"].get("Policies") or []]
+    for resource in resources.values():
+        attached = resource.get("Properties") or {}
+        roles = [attached.get("RoleName")] if resource.get("Type") == "AWS::IAM::RolePolicy" else []
+        if resource.get("Type") == "AWS::IAM::Policy":
+            roles = list(attached.get("Roles") or [])
+        if {"Ref": logical} in roles:
+            documents.append(attached["PolicyDocument"])
+    return documents
 
 
 def function_policies(policies: list[Any], resolve: Callable[[Any], Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ batches, with partial batch responses and each source's
 ``MaximumConcurrency``. ``time_scale`` runs moto's SQS clock that many times faster. The
 scanner runs on demand as if its schedule fired.
 
-Each function runs with the temporary credentials of a role made from its ``Policies`` in
+Each function runs with the temporary credentials of a role made from its role's statements in
 template.yaml, and moto checks IAM (see :mod:`vaultmail_dev.iam`): a call the template does not
 allow fails here, not after deploying.
 """
@@ -272,7 +272,9 @@ class LocalStack:
             resolved = {k: "" if v is None else str(v) for k, v in resolved.items()}
             resolved.update(self.env)
             if self.enforce_iam:
-                documents = iam.function_policies(props.get("Policies") or [], self.resolver.value)
+                documents = iam.function_policies(
+                    iam.role_documents(self.template, logical), self.resolver.value
+                )
                 resolved.pop("AWS_SESSION_TOKEN", None)
                 role = f"vaultmail-local-{logical}"
                 resolved.update(

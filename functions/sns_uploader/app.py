@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from vaultmail import delivery, runtime
 from vaultmail.errors import InvalidEvent
-from vaultmail.jobs import Skip, from_sns_message
+from vaultmail.jobs import Skip, confined, from_sns_message
+from vaultmail.settings import get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
 
@@ -32,6 +33,7 @@ def _archive(sns: Any, where: str) -> dict[str, Any]:
         job = from_sns_message(
             message.message, message_id=message.message_id, attributes=sns.get("MessageAttributes") or {}
         )
+        job = confined(job, get_settings().pointer_locations)  # only under POINTER_LOCATIONS
     except (KeyError, TypeError, AttributeError) as exc:  # the data classes, on a malformed record
         job = InvalidEvent(f"{where} is not an SNS notification ({type(exc).__name__} {exc})")
     except InvalidEvent as exc:

@@ -113,3 +113,27 @@ def test_the_functions_have_only_their_template_roles(stack: LocalStack) -> None
     s3.put_object(Bucket=stack.bucket(), Key="inbox/allowed.eml", Body=mail("allowed by IAM"))
     stack.pump()
     assert len(stored_once(stack)) == 1
+
+
+def test_a_pointer_is_followed_only_into_the_pointer_locations(stack: LocalStack) -> None:
+    """Issue 20: a publisher cannot have an archived mail copied into a vault of its choosing. The
+    template's POINTER_LOCATIONS and the SNS uploader's role (enforced by moto) agree: the mail
+    bucket only under SesKeyPrefixes (ses/), the payload bucket."""
+    s3, sns = stack.client("s3"), stack.client("sns")
+    s3.put_object(Bucket=stack.bucket(), Key="private/ceo-board.eml", Body=mail("board", to="ceo@acme.com"))
+    s3.put_object(Bucket=stack.bucket(), Key="ses/abc", Body=mail("via ses", to="ops@acme.com"))
+    stack.pump()  # the S3 uploader archives the dropped mail (and leaves ses/ to the notification)
+    stack.emulator.reset()
+    forged = {
+        "s3": {"bucket": stack.bucket(), "key": "private/ceo-board.eml"},
+        "recipients": ["intern@acme.com"],
+    }
+    sns.publish(TopicArn=stack.topic(), Message=json.dumps(forged))
+    stack.pump()
+    assert stack.emulator.records() == [] and stack.waiting() == 0  # rejected, not retried
+    assert stack.dlq_records("sns_uploader") == []
+    allowed = {"s3": {"bucket": stack.bucket(), "key": "ses/abc"}, "recipients": ["legal@acme.com"]}
+    sns.publish(TopicArn=stack.topic(), Message=json.dumps(allowed))
+    stack.pump()
+    (record,) = stored_once(stack)
+    assert "legal@acme.com" in record["vaults"]

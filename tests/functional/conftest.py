@@ -32,6 +32,7 @@ def lambda_world(aws_env: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch) -
         "API_ENDPOINT_URL": emulator.url,
         "API_KEY_SECRET_ARN": secret["ARN"],
         "STATE_TABLE": table,
+        "POINTER_LOCATIONS": f"{bucket}/",  # the tests' pointers: anywhere in their one bucket
         "API_MAX_ATTEMPTS": "2",
         "POWERTOOLS_SERVICE_NAME": "vaultmail",
         "POWERTOOLS_METRICS_NAMESPACE": "Vaultmail",

@@ -25,7 +25,10 @@ def event(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def bucket(lambda_world: LambdaWorld) -> Any:
+def bucket(lambda_world: LambdaWorld, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # the samples point anywhere in this bucket: allow it (a deployed stack allows the payload
+    # bucket and the mail bucket's SES prefixes only: test_trust_boundaries.py)
+    monkeypatch.setenv("POINTER_LOCATIONS", f"{BUCKET}/")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})

@@ -86,3 +86,65 @@ def test_each_iam_action_is_granted_with_the_operations_it_authorizes() -> None:
     assert {"s3:ListObjectsV2", "s3:HeadBucket", "s3:GetObject", "s3:HeadObject"} <= set(granted)
     assert len(granted) == len(set(granted))
     assert iam.s3_operations(["s3:PutObjectTagging"]) == ["s3:PutObjectTagging"]
+
+
+# ---- the template's own roles (issue 20): read from Role and its role policies, enforced on moto ----
+
+
+def test_the_local_stack_reads_each_functions_role_and_its_attached_policies() -> None:
+    from vaultmail_dev.stack import load_template
+
+    template = load_template()
+    for function in ("SnsUploaderFunction", "S3UploaderFunction", "OversizeScannerFunction"):
+        documents = iam.role_documents(template, function)
+        sids = {s.get("Sid") for d in documents for s in d["Statement"] if isinstance(s, dict)}
+        assert {"PollItsOwnQueue", "WriteItsOwnLogs"} <= sids, function
+    # the uploaders' table statement lives in the policy made after the function (it names it)
+    sns_sids = {
+        s.get("Sid") for d in iam.role_documents(template, "SnsUploaderFunction") for s in d["Statement"]
+    }
+    assert "StateTableItsOwnRecords" in sns_sids
+    # a function with SAM Policies and no Role keeps working
+    plain = {"Resources": {"F": {"Properties": {"Policies": [{"Statement": STATEMENTS}]}}}}
+    assert iam.role_documents(plain, "F") == [{"Statement": STATEMENTS}]
+
+
+@pytest.fixture
+def sns_uploader_s3(aws_env: dict[str, str], moto_server: servers.MotoHandle) -> Iterator[Any]:
+    """An S3 client with the SNS uploader's role as the local stack builds it, IAM enforced."""
+    from vaultmail_dev.stack import Resolver, load_template
+
+    s3 = boto3.client("s3")
+    for name in (BUCKET, "vaultmail-local-payloads"):
+        s3.create_bucket(Bucket=name)
+    for key in ("ses/abc", "private/ceo-board.eml"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"Subject: x\r\n\r\nbody\r\n")
+    s3.put_object(Bucket="vaultmail-local-payloads", Key="any/one.eml", Body=b"Subject: y\r\n\r\n")
+    template = load_template()
+    resolver = Resolver(template, {"PayloadBucketName": "vaultmail-local-payloads"})
+    resolver.physical["MailBucket"] = {"Ref": BUCKET, "Arn": f"arn:aws:s3:::{BUCKET}"}
+    documents = iam.function_policies(iam.role_documents(template, "SnsUploaderFunction"), resolver.value)
+    creds = iam.role_credentials(
+        boto3.client("iam"), boto3.client("sts"), "vaultmail-sns", documents, "123456789012"
+    )
+    client = boto3.client(
+        "s3",
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+    )
+    previous = iam.set_enforcement(moto_server.url, 0)
+    try:
+        yield client
+    finally:
+        iam.set_enforcement(moto_server.url, previous)
+
+
+def test_the_sns_uploaders_role_reads_the_pointer_locations_and_nothing_else(sns_uploader_s3: Any) -> None:
+    assert sns_uploader_s3.get_object(Bucket=BUCKET, Key="ses/abc")["Body"].read().startswith(b"Subject")
+    assert (
+        sns_uploader_s3.get_object(Bucket="vaultmail-local-payloads", Key="any/one.eml")["ContentLength"] > 0
+    )
+    with pytest.raises(ClientError) as caught:
+        sns_uploader_s3.get_object(Bucket=BUCKET, Key="private/ceo-board.eml")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

@@ -124,11 +124,20 @@ def transformed() -> dict[str, Any]:
 
 
 def role_statements(function: str) -> list[dict[str, Any]]:
+    """The statements of the function's role: its own policies and the role policies attached to
+    it (those that name the function itself: its log group, its idempotency records)."""
     out = transformed()["Resources"]
-    role = out[f"{function}Role"]["Properties"]
+    assert props(function, out)["Role"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    return policy_statements(f"{function}Role", out)
+
+
+def policy_statements(role: str, resources: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for policy in role.get("Policies", []):
+    for policy in resources[role]["Properties"].get("Policies", []):
         found += statements(policy["PolicyDocument"])
+    for attached in of_type("AWS::IAM::RolePolicy", resources).values():
+        if attached["Properties"]["RoleName"] == {"Ref": role}:
+            found += statements(attached["Properties"]["PolicyDocument"])
     return found
 
 
@@ -323,7 +332,8 @@ def test_topic_and_buckets_deliver_to_the_queues_and_may() -> None:
     def senders(policy: str) -> dict[str, dict[str, Any]]:
         p = props(policy)
         resolved = Resolver(TEMPLATE, {"ExternalMailBucketName": "ext"}).value(p["PolicyDocument"])
-        return {s["Principal"]["Service"]: s for s in resolved["Statement"]}
+        # the allowed senders (each policy also denies non-TLS access: test_queues_deny_plain_http)
+        return {s["Principal"]["Service"]: s for s in resolved["Statement"] if s["Effect"] == "Allow"}
 
     sns = senders("SnsUploaderQueuePolicy")["sns.amazonaws.com"]
     assert props("SnsUploaderQueuePolicy")["PolicyDocument"]["Statement"][0]["Condition"] == {
@@ -354,7 +364,8 @@ def test_events_queues_and_schedule() -> None:
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OversizeScannerDlq", "Arn"]}
     assert props("OversizeScannerDlq")["MessageRetentionPeriod"] == 1209600
-    (policy,) = props("OversizeScannerQueuePolicy")["PolicyDocument"]["Statement"]
+    document = props("OversizeScannerQueuePolicy")["PolicyDocument"]
+    (policy,) = [s for s in document["Statement"] if s["Effect"] == "Allow"]
     rule_arn = {"Fn::GetAtt": ["OversizeMailRule", "Arn"]}
     assert policy["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
     bridge = props("MailBucket")["NotificationConfiguration"]["EventBridgeConfiguration"]
@@ -484,11 +495,18 @@ def test_no_wildcard_actions_anywhere_after_the_transform() -> None:
     assert found == []
 
 
+# Actions that name no resource (Service Authorization Reference: no resource types), so "*":
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html
+NO_RESOURCE_TYPES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
 def test_no_role_statement_allows_every_resource() -> None:
-    for logical, role in of_type("AWS::IAM::Role", transformed()["Resources"]).items():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in statements(policy["PolicyDocument"]):
-                assert "*" not in listify(statement.get("Resource")), (logical, statement)
+    out = transformed()["Resources"]
+    for logical in of_type("AWS::IAM::Role", out):
+        for statement in policy_statements(logical, out):
+            if set(listify(statement["Action"])) <= NO_RESOURCE_TYPES:
+                continue
+            assert "*" not in listify(statement.get("Resource")), (logical, statement)
 
 
 def test_functions_never_write_or_delete_mails() -> None:
@@ -505,21 +523,29 @@ def test_functions_never_write_or_delete_mails() -> None:
 
 def test_each_function_gets_only_what_it_uses() -> None:
     table = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
-    # besides the managed AWSLambdaBasicExecutionRole (logs) and AWSXrayWriteOnlyAccess (traces):
+    # every function: its own queue polled (no managed AWSLambdaSQSQueueExecutionRole), its own
+    # log group written (no logs:CreateLogGroup: the template makes it), traces
+    common = {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",  # a failed record's backoff
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "kms:Decrypt",  # SecretsKmsKeyArn via Secrets Manager, BucketKmsKeyArns via S3
+    }
     sns = actions_of("SnsUploaderFunction")
-    assert sns == table | {
+    assert sns == table | common | {
         "secretsmanager:GetSecretValue",
-        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
-        "sqs:ChangeMessageVisibility",  # plus the managed AWSLambdaSQSQueueExecutionRole (polling)
     }
     s3 = actions_of("S3UploaderFunction")
-    assert s3 == table | {
+    assert s3 == table | common | {
         "secretsmanager:GetSecretValue",
-        "kms:Decrypt",  # only with SecretsKmsKeyArn, only via Secrets Manager
-        "sqs:ChangeMessageVisibility",
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:ListBucket",
@@ -529,17 +555,26 @@ def test_each_function_gets_only_what_it_uses() -> None:
         "s3:PutObjectVersionTagging",
     }
     scanner = actions_of(SCANNER)
-    assert scanner == table | {
+    # no DeleteItem (claims are released by an update), no GetObjectVersion (current objects only)
+    assert scanner == common | {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "dynamodb:BatchGetItem",
         "s3:ListBucket",
         "s3:GetObject",
-        "s3:GetObjectVersion",
         "s3:GetObjectTagging",
         "s3:PutObjectTagging",
         "ses:SendEmail",
         "sqs:SendMessage",  # a cut sweep's continuation, on its own queue only
-        "sqs:ChangeMessageVisibility",  # a failed arrival's backoff, on its own queue only
     }
+    queues = {"SnsUploaderFunction": "SnsUploaderQueue", "S3UploaderFunction": "S3UploaderQueue"}
+    for name, queue in {**queues, SCANNER: "OversizeScannerQueue"}.items():
+        for statement in role_statements(name):
+            if any(str(a).startswith("sqs:") for a in listify(statement["Action"])):
+                assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}, name
+            if any(str(a).startswith("logs:") for a in listify(statement["Action"])):
+                assert statement["Resource"] == {"Fn::GetAtt": [name.replace("Function", "LogGroup"), "Arn"]}
     for name in UPLOADERS:
         (secret,) = [
             s for s in role_statements(name) if "secretsmanager:GetSecretValue" in listify(s["Action"])
@@ -560,12 +595,24 @@ def test_each_function_gets_only_what_it_uses() -> None:
         for statement in role_statements(name):
             if any(str(a).startswith("dynamodb:") for a in listify(statement["Action"])):
                 assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
-    for name in UPLOADERS:  # the scanner reads no secret (links need no signing keys)
-        (kms,) = [s for s in role_statements(name) if "kms:Decrypt" in listify(s["Action"])]
-        assert kms["Resource"] == {"Ref": "SecretsKmsKeyArn"}
-        assert kms["Condition"] == {
-            "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+    for name in FUNCTIONS:
+        kms = {
+            json.dumps(s["Resource"]): s["Condition"]
+            for s in role_statements(name)
+            if "kms:Decrypt" in listify(s["Action"])
         }
+        # an SSE-KMS external, scanned or payload bucket: only through S3 (the download function's
+        # presigned GET is signed by its role, so S3 asks that role for the key too)
+        wanted = {
+            json.dumps({"Fn::Split": [",", {"Ref": "BucketKmsKeyArns"}]}): {
+                "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+            }
+        }
+        if name in UPLOADERS:  # the API key's secret; the scanner and the download read no secret
+            wanted[json.dumps({"Ref": "SecretsKmsKeyArn"})] = {
+                "StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}
+            }
+        assert kms == wanted, name
 
 
 def _dynamodb_calls(source: Path) -> set[str]:

@@ -13,11 +13,13 @@ from vaultmail import api
 from vaultmail.client import UploadClient
 from vaultmail.errors import (
     ApiKeyRefused,
+    ConfigurationError,
     InvalidRecipient,
     NoPrimaryDomainRecipient,
     UploadFailed,
     UploadRejected,
 )
+from vaultmail.settings import Settings
 from vaultmail.source import BytesSource, LengthReader
 
 BASE = "https://api.example.test"
@@ -218,3 +220,59 @@ def test_a_budget_narrows_the_retries_and_hands_a_long_retry_after_to_the_caller
         client.request_slot(REQUEST)
     assert sleeps == [0.5] and client.attempts["slot request"] == 3  # 1 + 2 attempts
     assert (client.max_attempts, client.max_wait, client.backoff_cap) == (4, None, 20.0)  # restored
+
+
+# ---- trust boundary: the key goes to the endpoint's host alone (SECURITY.md, issue 20) ----------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.test",
+        "http://127.0.0.1:8080",
+        "http://127.9.9.9",
+        "http://[::1]:9000/",
+        "http://localhost:1",
+    ],
+)
+def test_https_or_loopback_http_endpoints_are_accepted(url: str) -> None:
+    assert UploadClient(url, "k").endpoint_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.test",
+        "http://10.0.0.1:8080",
+        "http://[2001:db8::1]/",
+        "http://localhost.evil.test",
+        "ftp://api.example.test",
+        "api.example.test",
+        "https://",
+    ],
+)
+def test_plain_http_off_loopback_and_other_schemes_are_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="API_ENDPOINT_URL"):
+        UploadClient(url, "secret-key")
+
+
+def test_from_settings_refuses_plain_http_too() -> None:
+    settings = Settings(api_endpoint_url="http://api.example.test")
+    with pytest.raises(ConfigurationError) as caught:
+        UploadClient.from_settings(settings, "secret-key")
+    assert "secret-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@responses.activate
+def test_a_redirect_of_the_slot_request_is_not_followed_and_names_the_host(
+    client: UploadClient, sleeps: list[float], status: int
+) -> None:
+    responses.post(BASE + "/v1/uploads", status=status, headers={"Location": "http://other.example:81/v1/up"})
+    responses.post("http://other.example:81/v1/up", json=ticket("PUT"), status=201)
+    with pytest.raises(UploadFailed) as caught:
+        client.request_slot(REQUEST)
+    assert len(responses.calls) == 1  # the Location was never asked, so it never saw the key
+    assert "other.example" in str(caught.value) and f"HTTP {status}" in str(caught.value)
+    assert "secret-key" not in str(caught.value)
+    assert caught.value.step == api.SLOT_REQUEST and sleeps == []  # not retried either

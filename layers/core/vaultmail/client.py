@@ -4,23 +4,31 @@ Step 1 asks for a slot (JSON), step 2 streams the mail to it with a Content-Leng
 429 (honouring Retry-After), 5xx, connection errors and timeouts are retried with capped
 exponential backoff and full jitter, at most ``max_attempts`` times per step. The API key
 is sent in a header and never logged.
+
+The key goes to the endpoint's host alone (SECURITY.md): over HTTPS, plain ``http://`` only to
+a loopback address (the local stand-ins), and step 1 never follows a redirect: ``requests``
+strips only ``Authorization`` when a redirect changes host, so ``x-api-key`` would follow it.
+A 3xx from step 1 is a failure that names the Location's host. Step 2 (the slot, a presigned
+S3 URL) carries only the slot's own headers, never the key.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests_toolbelt import MultipartEncoder
 
 from . import api
-from .errors import UploadFailed, VaultmailError
+from .errors import ConfigurationError, UploadFailed, VaultmailError
 from .settings import Settings
 from .source import CHUNK, LengthReader, MailSource
 
@@ -55,7 +63,7 @@ class UploadClient:
         ``max_wait``: the longest ``Retry-After`` waited for in-process, a longer one ending the
         retries at once with an ``UploadFailed`` that carries it (``retry_after``) for the
         caller; None (the default) waits at most max(``backoff_cap``, 60 s) and retries."""
-        self.endpoint_url = endpoint_url.rstrip("/")
+        self.endpoint_url = checked_endpoint(endpoint_url)
         self._api_key = api_key
         self.session = session or _pooled_session()
         self.timeout = (connect_timeout, read_timeout)
@@ -93,7 +101,11 @@ class UploadClient:
 
         def send() -> requests.Response:
             return self.session.post(
-                url, json=request.body(), headers=request.headers(self._api_key), timeout=self._timeouts()
+                url,
+                json=request.body(),
+                headers=request.headers(self._api_key),
+                timeout=self._timeouts(),
+                allow_redirects=False,  # the key never follows a redirect
             )
 
         response = self._with_retries(api.SLOT_REQUEST, send)
@@ -178,6 +190,9 @@ class UploadClient:
                 if 200 <= response.status_code < 300:
                     return response
                 status = response.status_code
+                if 300 <= status < 400:
+                    response.close()
+                    raise redirect_refused(step, status, response.headers.get("Location"))
                 if not api.is_retryable(status):
                     raise api.error_for(status, response.text, step=step)
                 retry_after = api.parse_retry_after(response.headers.get("Retry-After"))
@@ -221,6 +236,49 @@ class UploadClient:
         if left <= 0:
             raise UploadFailed("no time left before the deadline")
         return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def checked_endpoint(url: str) -> str:
+    """``url`` without a trailing slash, if the key may go there: HTTPS, or plain HTTP to a
+    loopback address (127.0.0.0/8, ::1, localhost); anything else is a ConfigurationError."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if not host or scheme not in ("https", "http"):
+        raise ConfigurationError(f"API_ENDPOINT_URL must be an https:// URL, got {_shown(url)!r}")
+    if scheme == "http" and not is_loopback(host):
+        raise ConfigurationError(
+            f"API_ENDPOINT_URL must use https:// (plain http:// only to a loopback address, for local "
+            f"stand-ins): {host} would receive the API key in clear text"
+        )
+    return url.strip().rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redirect_refused(step: str, status: int, location: str | None) -> UploadFailed:
+    """A 3xx answer to a request that carries the key: not followed, named by its target host."""
+    target = (urlsplit(location).hostname or "the same host") if location else "no Location"
+    return UploadFailed(
+        f"{step}: HTTP {status} redirect to {target} not followed (the API key never follows a "
+        "redirect); check API_ENDPOINT_URL",
+        status=status,
+    )
+
+
+def _shown(url: str) -> str:
+    """The URL without user info or query (which could hold a secret)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}" if parts.scheme else url[:40]
 
 
 class _Adapter(HTTPAdapter):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidEvent
+from .pointers import Location, confine
 from .s3 import ObjectRef
 
 POINTER_CLASSES = (
@@ -76,6 +77,14 @@ class Skip:
 
     origin: str
     why: str
+
+
+def confined(job: Job | Skip, locations: Sequence[Location]) -> Job | Skip:
+    """``job`` if it carries its mail or points under ``locations`` (POINTER_LOCATIONS), else an
+    InvalidEvent: a publisher to the topic cannot have an arbitrary object archived."""
+    if isinstance(job, Job) and job.s3 is not None:
+        confine(job.s3, locations, job.origin)
+    return job
 
 
 def _strings(value: Any, what: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 
 from .errors import ConfigurationError
+from .pointers import Location, parse_locations
 
 MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
 DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
@@ -77,6 +78,8 @@ class Settings:
     # Key prefixes of SES S3 actions that also notify the SNS uploader (it knows the envelope):
     # the S3 uploader leaves new objects there to it.
     ses_key_prefixes: tuple[str, ...] = ()
+    # Where an SNS message may point (bucket/prefix); none: every S3 pointer is refused.
+    pointer_locations: tuple[Location, ...] = ()
     # HTTP client tuning (not in design.md's fixed list; documented in the README).
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
@@ -115,6 +118,7 @@ class Settings:
             state_table=env.get("STATE_TABLE") or None,
             scan_queue_url=env.get("SCAN_QUEUE_URL") or None,
             ses_key_prefixes=_split(env.get("SES_KEY_PREFIXES")),
+            pointer_locations=parse_locations(_split(env.get("POINTER_LOCATIONS"))),
             connect_timeout=float(_int(env, "API_CONNECT_TIMEOUT", 5, minimum=1)),
             read_timeout=float(_int(env, "API_READ_TIMEOUT", 60, minimum=1)),
             max_attempts=_int(env, "API_MAX_ATTEMPTS", 5, minimum=1),
