@@ -17,6 +17,7 @@ from .errors import ConfigurationError
 MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
 DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
 MAX_LINK_EXPIRY = 604_800  # SigV4 presigned URLs live at most 7 days
+DEFAULT_MAX_NOTICE_RECIPIENTS = 100  # a mail with more recipients is not notified (reported instead)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -68,6 +69,9 @@ class Settings:
     link_expiry_seconds: int = MAX_LINK_EXPIRY
     signing_secret_arn: str | None = None
     allowed_recipient_domains: tuple[str, ...] = ()
+    # The most addresses one mail's notice goes to: whoever writes a mail picks its recipients,
+    # so a mail over the cap is not notified at all (the admin's stats mail names it).
+    max_notice_recipients: int = DEFAULT_MAX_NOTICE_RECIPIENTS
     state_table: str | None = None
     # The oversize scanner's SQS queue: a sweep cut by its deadline puts its continuation there.
     scan_queue_url: str | None = None
@@ -109,6 +113,9 @@ class Settings:
             link_expiry_seconds=expiry,
             signing_secret_arn=env.get("SIGNING_SECRET_ARN") or None,
             allowed_recipient_domains=_domains(env.get("ALLOWED_RECIPIENT_DOMAINS")),
+            max_notice_recipients=_int(
+                env, "MAX_NOTICE_RECIPIENTS", DEFAULT_MAX_NOTICE_RECIPIENTS, minimum=1
+            ),
             state_table=env.get("STATE_TABLE") or None,
             scan_queue_url=env.get("SCAN_QUEUE_URL") or None,
             ses_key_prefixes=_split(env.get("SES_KEY_PREFIXES")),
