@@ -195,6 +195,7 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
         f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
         f"{s.settled} settled before, {s.cold} in archive storage"
         + (f", {s.seen_before} decided by an earlier sweep" if s.seen_before else "")
+        + (f", {s.over_cap} over MAX_NOTICE_RECIPIENTS (not notified)" if s.over_cap else "")
         + "; "
         f"{s.bytes_read:,} bytes read"
     )
