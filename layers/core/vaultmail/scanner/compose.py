@@ -88,7 +88,11 @@ class Draft:
     recipients: tuple[str, ...]
 
 
-def draft(obj: Listed, bucket: str, headers: MailHeaders, settings: Settings, who: Audience) -> Draft:
+def draft(
+    obj: Listed, bucket: str, headers: MailHeaders, settings: Settings, who: Audience, told: frozenset[str]
+) -> Draft:
+    """The link's facts; its recipients are those this notice goes to (not told before)."""
+    before = {a.lower() for a in told}
     return Draft(
         bucket=bucket,
         key=obj.key,
@@ -96,7 +100,7 @@ def draft(obj: Listed, bucket: str, headers: MailHeaders, settings: Settings, wh
         etag=obj.etag.strip('"'),
         filename=safe_filename(headers.subject, obj.key),
         expiry=settings.link_expiry_seconds,
-        recipients=tuple(r.addr for r in who.recipients),
+        recipients=tuple(r.addr for r in who.recipients if r.addr.lower() not in before),
     )
 
 

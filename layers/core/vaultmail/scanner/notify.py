@@ -109,7 +109,7 @@ class Notifier:
         else: no budget is spent on them while others wait.
         """
         m = self.m
-        what = draft(obj, m.bucket, headers, m.settings, who)
+        what = draft(obj, m.bucket, headers, m.settings, who, d.claim.sent)
         link = sign_link(
             m.signer,
             what.bucket,
@@ -120,10 +120,10 @@ class Notifier:
             expiry=what.expiry,
             recipients=what.recipients,
         )
+        sent, apart = d.claim.sent, d.claim.rejected_alone
         notice = compose(
-            obj, headers, m.settings, link=link, draft=what, now=m.clock(),
-            already_sent=d.claim.sent, apart=d.claim.rejected_alone,
-        )  # fmt: skip
+            obj, headers, m.settings, link=link, draft=what, now=m.clock(), already_sent=sent, apart=apart
+        )
         for email in notice.emails:
             if not (self.begin_send(d, email.recipients) and self.send_part(d, email)):
                 return notice

@@ -109,8 +109,8 @@ class Loop:
         if decision.action == "notify" and decision.state_id is not None and self.lookup is not None:
             try:
                 records = self.lookup([decision.state_id])
-            except StateError as exc:
-                return self.count(MailResult(obj, "halted", halt=exc))
+            except StateError as exc:  # not counted: the event is delivered again
+                return self.tally.halt(obj.key, exc)
             decision = self.decide([obj], records, None)[0]
         self.apply(decision)
         return None

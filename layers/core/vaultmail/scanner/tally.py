@@ -111,7 +111,8 @@ class Tally:
         counter = COUNTERS.get(r.kind)
         if counter is not None:
             setattr(s, counter, getattr(s, counter) + 1)
-        s.gave_up += r.kind == "given-up"
+        if r.kind == "given-up":  # of the failed: given up for good
+            s.gave_up += 1
         s.bytes_read += r.bytes_read
         s.notices_sent += r.sends
         s.recipients_notified += r.told
