@@ -24,7 +24,7 @@ def test_a_mail_of_20000_recipients_makes_no_send_and_is_in_the_stats_mail(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = "mail/crowd.eml"
-    world.put(key, make_mail(MIB, to=crowd(MANY)))  # a To field of 340,002 bytes: under the 1 MiB header bound
+    world.put(key, make_mail(MIB, to=crowd(MANY)))  # a To field of 340,002 bytes (< 1 MiB header bound)
     settings = world.settings.with_overrides(max_notice_recipients=100, admin_email="admin@acme.com")
     ses = RecordingSes(world.ses)
     with caplog.at_level(logging.INFO, logger="vaultmail.scanner"):
