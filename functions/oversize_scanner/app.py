@@ -49,6 +49,7 @@ COUNTS = {
     "gave_up": "NoticesGivenUp",
     "deferred": "NoticesDeferred",
     "no_recipients": "NoRecipients",
+    "over_cap": "NoticesOverCap",
     "unreadable": "UnreadableMails",
     "notices_sent": "NoticesSent",
     "recipients_notified": "RecipientsNotified",

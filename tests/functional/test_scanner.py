@@ -286,6 +286,9 @@ def create_world(url: str, **settings: Any) -> World:
         notify_from=f"Mail Notices <{SENDER}>",
         state_table=TABLE,
         link_expiry_seconds=3600,
+        # the split-send tests notify mails of up to 500 recipients; the cap (default 100,
+        # MAX_NOTICE_RECIPIENTS) has tests of its own (test_scanner_cap.py)
+        max_notice_recipients=1000,
     )
     options.update(settings)
     return World(url, s3, ddb, ses, Settings(**options))

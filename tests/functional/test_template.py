@@ -847,14 +847,21 @@ def test_download_function_reads_link_items_and_the_scanned_mails_only() -> None
         "dynamodb:UpdateItem",
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "logs:CreateLogStream",  # its own log group only (below)
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",  # Tracing: Active; these name no resource
+        "xray:PutTelemetryRecords",
+        "kms:Decrypt",  # only with BucketKmsKeyArns, only through S3 (test_each_function_gets_only...)
     }
+    (logs,) = [s for s in role_statements(DOWNLOAD) if "logs:PutLogEvents" in listify(s["Action"])]
+    assert logs["Resource"] == {"Fn::GetAtt": ["DownloadLogGroup", "Arn"]}
     (table,) = [s for s in role_statements(DOWNLOAD) if "dynamodb:GetItem" in listify(s["Action"])]
     assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["link#*"]}}
     (objects,) = [s for s in role_statements(DOWNLOAD) if "s3:GetObject" in listify(s["Action"])]
     resolver = Resolver(TEMPLATE, {"ScanBucketName": "archive"})
     assert resolver.value(objects["Resource"]) == "arn:aws:s3:::archive/*"
     core = ROOT / "layers/core/vaultmail"
-    assert _dynamodb_calls(core / "links" / "table.py") <= actions_of(SCANNER) | {"dynamodb:Scan"}
+    assert _dynamodb_calls(core / "links" / "store.py") <= actions_of(SCANNER) | {"dynamodb:Scan"}
     assert {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"} <= _dynamodb_calls(
-        core / "links" / "table.py"
+        core / "links" / "store.py"
     )

@@ -4,16 +4,13 @@ and reset, so that a test or a demo in another process can drive the emulator.""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
+from .backend import ControlRequest
 from .bodies import MAX_JSON_BYTES, read_all
 from .contract import ApiError, bad_request
 
-if TYPE_CHECKING:
-    from .handler import Handler
 
-
-def serve(handler: Handler, name: str, method: str) -> None:
+def serve(handler: ControlRequest, name: str, method: str) -> None:
     emulator = handler.emulator
     if name == "uploads":
         handler.only(method, "GET")
@@ -47,7 +44,7 @@ def serve(handler: Handler, name: str, method: str) -> None:
         raise ApiError(404, "NotFound", "no such control resource")
 
 
-def _faults(handler: Handler, method: str) -> None:
+def _faults(handler: ControlRequest, method: str) -> None:
     emulator = handler.emulator
     if method == "DELETE":
         emulator.clear_faults()

@@ -16,11 +16,12 @@ import time
 import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
 from . import control
+from .backend import Backend
 from .bodies import (
     DRAIN_LIMIT,
     MAX_FORM_OVERHEAD,
@@ -50,9 +51,6 @@ from .faults import FaultRule
 from .forms import FormReader, form_boundary
 from .slots import Stored, UploadRecord
 
-if TYPE_CHECKING:
-    from .service import Emulator
-
 log = logging.getLogger(__name__)
 
 _UPLOAD_ID_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -67,7 +65,7 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: Emulator
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], emulator: Backend
     ) -> None:
         self.emulator = emulator
         self._live: set[socket.socket] = set()
@@ -109,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     @property
-    def emulator(self) -> Emulator:
+    def emulator(self) -> Backend:
         return cast(Server, self.server).emulator
 
     # -- plumbing

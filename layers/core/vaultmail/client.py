@@ -198,32 +198,35 @@ class UploadClient:
                 retry_after = api.parse_retry_after(response.headers.get("Retry-After"))
                 last = f"HTTP {status}"
                 response.close()
-            if retry_after is not None and self.max_wait is not None and retry_after > self.max_wait:
-                raise UploadFailed(
-                    f"{step} failed ({last}, Retry-After {retry_after:g}s): left to the caller to wait",
-                    status=status,
-                    retry_after=retry_after,
-                )
-            if attempt < self.max_attempts:
-                delay = self.backoff(attempt - 1, retry_after)
-                left = self._left()
-                if left is not None and left < delay + self.timeout[0]:
-                    raise UploadFailed(
-                        f"{step} failed (last: {last}); no time for attempt {attempt + 1} before the "
-                        "deadline",
-                        status=status,
-                        retry_after=retry_after,
-                    )
-                log.warning(
-                    "%s failed (%s), retry %d/%d in %.2fs", step, last, attempt, self.max_attempts - 1, delay
-                )
-                self._sleep(delay)
+            self._before_retry(step, attempt, last, status, retry_after)
         raise UploadFailed(
             f"{step} failed after {self.max_attempts} attempts (last: {last})",
             status=status,
             retry_after=retry_after,
         )
 
+    def _before_retry(
+        self, step: str, attempt: int, last: str, status: int | None, retry_after: float | None
+    ) -> None:
+        """Wait before attempt ``attempt + 1``, or raise when the wait is not ours to make."""
+        if retry_after is not None and self.max_wait is not None and retry_after > self.max_wait:
+            raise UploadFailed(
+                f"{step} failed ({last}, Retry-After {retry_after:g}s): left to the caller to wait",
+                status=status,
+                retry_after=retry_after,
+            )
+        if attempt >= self.max_attempts:
+            return
+        delay = self.backoff(attempt - 1, retry_after)
+        left = self._left()
+        if left is not None and left < delay + self.timeout[0]:
+            raise UploadFailed(
+                f"{step} failed (last: {last}); no time for attempt {attempt + 1} before the deadline",
+                status=status,
+                retry_after=retry_after,
+            )
+        log.warning("%s failed (%s), retry %d/%d in %.2fs", step, last, attempt, self.max_attempts - 1, delay)
+        self._sleep(delay)
 
     def _left(self) -> float | None:
         return None if self._time_left is None else self._time_left()

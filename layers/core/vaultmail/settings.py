@@ -19,6 +19,7 @@ MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any re
 DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
 DEFAULT_LINK_EXPIRY = 1_209_600  # 14 days (SES Woomera's users asked for 14)
 MAX_LINK_EXPIRY = 7_776_000  # 90 days: a link item's lifetime (the download function re-signs each click)
+DEFAULT_MAX_NOTICE_RECIPIENTS = 100  # a mail with more recipients is not notified (reported instead)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -72,6 +73,9 @@ class Settings:
     link_base_url: str | None = None
     signing_secret_arn: str | None = None
     allowed_recipient_domains: tuple[str, ...] = ()
+    # The most addresses one mail's notice goes to: whoever writes a mail picks its recipients,
+    # so a mail over the cap is not notified at all (the admin's stats mail names it).
+    max_notice_recipients: int = DEFAULT_MAX_NOTICE_RECIPIENTS
     state_table: str | None = None
     # The oversize scanner's SQS queue: a sweep cut by its deadline puts its continuation there.
     scan_queue_url: str | None = None
@@ -94,29 +98,27 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        expiry = _int(env, "LINK_EXPIRY_SECONDS", DEFAULT_LINK_EXPIRY, minimum=1)
-        if expiry > MAX_LINK_EXPIRY:
-            raise ConfigurationError(
-                f"LINK_EXPIRY_SECONDS is {expiry}; links live at most {MAX_LINK_EXPIRY} seconds (90 days)"
-            )
         suffixes = _split(env.get("SCAN_SUFFIXES"))
         return cls(
             primary_domains=_domains(env.get("PRIMARY_DOMAIN")),
-            api_endpoint_url=(env.get("API_ENDPOINT_URL") or "").rstrip("/") or None,
-            api_key=env.get("API_KEY") or None,
-            api_key_secret_arn=env.get("API_KEY_SECRET_ARN") or None,
-            mail_bucket=env.get("MAIL_BUCKET") or None,
+            api_endpoint_url=_url(env, "API_ENDPOINT_URL"),
+            api_key=_str(env, "API_KEY"),
+            api_key_secret_arn=_str(env, "API_KEY_SECRET_ARN"),
+            mail_bucket=_str(env, "MAIL_BUCKET"),
             scan_prefixes=_split(env.get("SCAN_PREFIXES")),
             scan_suffixes=suffixes if "SCAN_SUFFIXES" in env else (".eml",),
             size_threshold_bytes=_int(env, "SIZE_THRESHOLD_BYTES", DEFAULT_SIZE_THRESHOLD, minimum=1),
-            notify_from=env.get("NOTIFY_FROM") or None,
-            admin_email=env.get("ADMIN_EMAIL") or None,
-            link_expiry_seconds=expiry,
-            link_base_url=(env.get("LINK_BASE_URL") or "").strip().rstrip("/") or None,
-            signing_secret_arn=env.get("SIGNING_SECRET_ARN") or None,
+            notify_from=_str(env, "NOTIFY_FROM"),
+            admin_email=_str(env, "ADMIN_EMAIL"),
+            link_expiry_seconds=_link_expiry(env),
+            link_base_url=_url(env, "LINK_BASE_URL"),
+            signing_secret_arn=_str(env, "SIGNING_SECRET_ARN"),
             allowed_recipient_domains=_domains(env.get("ALLOWED_RECIPIENT_DOMAINS")),
-            state_table=env.get("STATE_TABLE") or None,
-            scan_queue_url=env.get("SCAN_QUEUE_URL") or None,
+            max_notice_recipients=_int(
+                env, "MAX_NOTICE_RECIPIENTS", DEFAULT_MAX_NOTICE_RECIPIENTS, minimum=1
+            ),
+            state_table=_str(env, "STATE_TABLE"),
+            scan_queue_url=_str(env, "SCAN_QUEUE_URL"),
             ses_key_prefixes=_split(env.get("SES_KEY_PREFIXES")),
             pointer_locations=parse_locations(_split(env.get("POINTER_LOCATIONS"))),
             connect_timeout=float(_int(env, "API_CONNECT_TIMEOUT", 5, minimum=1)),
@@ -135,6 +137,25 @@ class Settings:
         if missing:
             env_names = ", ".join(_ENV_NAMES.get(n, n.upper()) for n in missing)
             raise ConfigurationError(f"missing setting(s): {env_names}")
+
+
+def _str(env: Mapping[str, str], name: str) -> str | None:
+    """``name``'s value; None when unset or empty."""
+    return env.get(name) or None
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    """A base URL without its trailing slash; None when unset or empty."""
+    return (env.get(name) or "").strip().rstrip("/") or None
+
+
+def _link_expiry(env: Mapping[str, str]) -> int:
+    expiry = _int(env, "LINK_EXPIRY_SECONDS", DEFAULT_LINK_EXPIRY, minimum=1)
+    if expiry > MAX_LINK_EXPIRY:
+        raise ConfigurationError(
+            f"LINK_EXPIRY_SECONDS is {expiry}; links live at most {MAX_LINK_EXPIRY} seconds (90 days)"
+        )
+    return expiry
 
 
 _ENV_NAMES = {"primary_domains": "PRIMARY_DOMAIN", "api_key": "API_KEY or API_KEY_SECRET_ARN"}

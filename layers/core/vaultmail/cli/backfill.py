@@ -16,9 +16,12 @@ import json
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EXIT_OK, ConfigurationError, InvalidArguments
+
+if TYPE_CHECKING:
+    from ..backfill import Spec, Targets
 
 
 def _when(text: str) -> datetime:
@@ -93,6 +96,32 @@ def run(args: argparse.Namespace) -> int:
     session = boto3.session.Session(region_name=args.region)
     if not session.region_name:
         raise ConfigurationError("no AWS region: give --region or set AWS_REGION (the stack's region)")
+    spec = _spec(args)
+    backfill.check(spec)  # a bad combination is refused before any request
+    outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
+    if args.oversize:
+        # the scanner answers PermanentFailure for a bucket it does not scan: its own by default
+        bucket = spec.bucket or outputs.get(backfill.OUTPUT_SCANNED_BUCKET) or None
+        spec = replace(spec, bucket=bucket, size_over=backfill.oversize_floor(outputs, stack=args.stack))
+        where = backfill.targets(outputs, stack=args.stack, function_output=backfill.OUTPUT_SCANNER)
+    else:
+        where = backfill.targets(outputs, stack=args.stack)
+    if spec.manifest is not None and spec.manifest.etag is None:
+        spec = replace(spec, manifest=backfill.with_etag(session.client("s3"), spec.manifest))
+    request = backfill.plan(spec, where)
+    if args.dry_run:
+        print(json.dumps(request, indent=2, default=_json_default))
+        print("dry run: no job created", file=sys.stderr)
+        return EXIT_OK
+    job_id = backfill.create_job(session.client("s3control"), request)
+    _follow(args, where, job_id, session.region_name)
+    return EXIT_OK
+
+
+def _spec(args: argparse.Namespace) -> Spec:
+    """The job's spec from the command line (refusing flags that do not go together)."""
+    from .. import backfill
+
     manifest = None
     if args.manifest:
         manifest = backfill.parse_manifest(args.manifest, with_versions=args.manifest_versions)
@@ -113,23 +142,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.oversize and (manifest is not None or spec.recipients or spec.sender):
         raise InvalidArguments("--oversize lists by size and notifies: no --manifest, -r or -s with it")
-    backfill.check(spec)  # a bad combination is refused before any request
-    outputs = backfill.stack_outputs(session.client("cloudformation"), args.stack)
-    if args.oversize:
-        # the scanner answers PermanentFailure for a bucket it does not scan: its own by default
-        bucket = spec.bucket or outputs.get(backfill.OUTPUT_SCANNED_BUCKET) or None
-        spec = replace(spec, bucket=bucket, size_over=backfill.oversize_floor(outputs, stack=args.stack))
-        where = backfill.targets(outputs, stack=args.stack, function_output=backfill.OUTPUT_SCANNER)
-    else:
-        where = backfill.targets(outputs, stack=args.stack)
-    if manifest is not None and manifest.etag is None:
-        spec = replace(spec, manifest=backfill.with_etag(session.client("s3"), manifest))
-    request = backfill.plan(spec, where)
-    if args.dry_run:
-        print(json.dumps(request, indent=2, default=_json_default))
-        print("dry run: no job created", file=sys.stderr)
-        return EXIT_OK
-    job_id = backfill.create_job(session.client("s3control"), request)
+    return spec
+
+
+def _follow(args: argparse.Namespace, where: Targets, job_id: str, region: str) -> None:
+    from .. import backfill
+
     print(f"created S3 Batch Operations job {job_id}")
     if args.confirm:
         print(
@@ -137,9 +155,8 @@ def run(args: argparse.Namespace) -> int:
             f"--job-id {job_id} --requested-job-status Ready"
         )
     print("follow it:")
-    for command in backfill.follow_commands(where.account, job_id, where.reports_bucket, session.region_name):
+    for command in backfill.follow_commands(where.account, job_id, where.reports_bucket, region):
         print(f"  {command}")
-    return EXIT_OK
 
 
 def _json_default(value: Any) -> str:

@@ -80,14 +80,7 @@ def execute(
     out = out or sys.stdout
     if args.peek and not args.dry_run:
         raise InvalidArguments("--peek goes with --dry-run")
-    if args.stack:
-        if cloudformation is None:
-            raise InvalidArguments("--stack needs CloudFormation; give the queues with --queue")
-        queues = core.stack_dead_letter_queues(cloudformation(), sqs, args.stack)
-        if not queues:
-            raise InvalidArguments(f"stack {args.stack} has no dead-letter queue")
-    else:
-        queues = [core.resolve_queue(sqs, ref) for ref in args.queues]
+    queues = _queues(args, sqs, cloudformation)
     ok = True
     for queue in queues:
         if args.cancel:
@@ -105,6 +98,20 @@ def execute(
         destination = core.destination_of(sqs, backlog)
         ok &= _move(mover, queue, backlog, destination, args, out, sleep)
     return EXIT_OK if ok else EXIT_UNKNOWN
+
+
+def _queues(args: argparse.Namespace, sqs: Any, cloudformation: Callable[[], Any] | None) -> list[Queue]:
+    """The dead-letter queues named on the command line, or those of ``--stack``."""
+    from .. import replay as core
+
+    if not args.stack:
+        return [core.resolve_queue(sqs, ref) for ref in args.queues]
+    if cloudformation is None:
+        raise InvalidArguments("--stack needs CloudFormation; give the queues with --queue")
+    queues = core.stack_dead_letter_queues(cloudformation(), sqs, args.stack)
+    if not queues:
+        raise InvalidArguments(f"stack {args.stack} has no dead-letter queue")
+    return list(queues)
 
 
 def _report(backlog: Backlog, args: argparse.Namespace, out: TextIO) -> None:

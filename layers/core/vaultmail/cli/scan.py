@@ -60,6 +60,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     p.add_argument("-r", "--region", help="AWS region (default: the standard AWS configuration)")
+    _woomera_flags(p)
+    p.set_defaults(func=run)
+
+
+def _woomera_flags(p: argparse.ArgumentParser) -> None:
+    """SES Woomera's flags (and where its users kept settings), so that its users can switch."""
     p.add_argument(
         "-e",
         "--processedEmails",
@@ -84,15 +90,38 @@ def register(subparsers: Any) -> None:
         dest="secret_key",
         help="AWS secret access key (discouraged: use the credential chain)",
     )
-    p.set_defaults(func=run)
+
+
+# flag -> the setting it overrides (a value given on the command line wins over the environment)
+OVERRIDES = {
+    "bucket": "mail_bucket",
+    "admin_email": "admin_email",
+    "notify_from": "notify_from",
+    "state_table": "state_table",
+}
+REQUIRED_NAMES = {
+    "mail_bucket": "--bucket or MAIL_BUCKET",
+    "notify_from": "--notify-from or NOTIFY_FROM",
+    "state_table": "--state-table or STATE_TABLE",
+}
 
 
 def settings_from(args: argparse.Namespace, env: Settings | None = None) -> Settings:
     """The environment's settings with the command line's overrides."""
     settings = env or Settings.from_env()
-    changes: dict[str, object] = {}
-    if args.bucket:
-        changes["mail_bucket"] = args.bucket
+    changes = _changes(args)
+    settings = settings.with_overrides(**changes) if changes else settings
+    required = ["mail_bucket"] if args.dry_run else ["mail_bucket", "notify_from", "state_table"]
+    missing = [n for n in required if not getattr(settings, n)]
+    if missing:
+        raise ConfigurationError("missing setting(s): " + ", ".join(REQUIRED_NAMES[n] for n in missing))
+    return settings
+
+
+def _changes(args: argparse.Namespace) -> dict[str, object]:
+    changes: dict[str, object] = {
+        setting: getattr(args, flag) for flag, setting in OVERRIDES.items() if getattr(args, flag)
+    }
     if args.prefixes:
         changes["scan_prefixes"] = tuple(dict.fromkeys(args.prefixes))
     if args.suffixes:
@@ -101,23 +130,7 @@ def settings_from(args: argparse.Namespace, env: Settings | None = None) -> Sett
         if args.threshold_mb <= 0:
             raise InvalidArguments("--threshold-mb must be more than 0")
         changes["size_threshold_bytes"] = max(1, round(args.threshold_mb * MIB))
-    if args.admin_email:
-        changes["admin_email"] = args.admin_email
-    if args.notify_from:
-        changes["notify_from"] = args.notify_from
-    if args.state_table:
-        changes["state_table"] = args.state_table
-    settings = settings.with_overrides(**changes) if changes else settings
-    required = ["mail_bucket"] if args.dry_run else ["mail_bucket", "notify_from", "state_table"]
-    missing = [n for n in required if not getattr(settings, n)]
-    if missing:
-        names = {
-            "mail_bucket": "--bucket or MAIL_BUCKET",
-            "notify_from": "--notify-from or NOTIFY_FROM",
-            "state_table": "--state-table or STATE_TABLE",
-        }
-        raise ConfigurationError("missing setting(s): " + ", ".join(names[n] for n in missing))
-    return settings
+    return changes
 
 
 def sessions_from(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -182,6 +195,7 @@ def _summary(result: ScanResult, dry_run: bool) -> str:
         f"{s.no_recipients} without recipients, {s.unreadable} unreadable, "
         f"{s.settled} settled before, {s.cold} in archive storage"
         + (f", {s.seen_before} decided by an earlier sweep" if s.seen_before else "")
+        + (f", {s.over_cap} over MAX_NOTICE_RECIPIENTS (not notified)" if s.over_cap else "")
         + "; "
         f"{s.bytes_read:,} bytes read"
     )

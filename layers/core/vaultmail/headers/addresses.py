@@ -143,16 +143,9 @@ def _strict(name: str, raw: str, value: str, skipped: list[str]) -> list[Mailbox
         found: list[Mailbox] = []
         rejected: list[str] = []
         for a in header.addresses:
-            spec = a.addr_spec if a.username and a.domain else ""
-            # The strict parser turns 'John Doe a@x' into the quoted '"John Doe a"@x':
-            # a quoted local part that was never quoted in the header is a misparse.
-            if spec.startswith('"') and '"' not in value:
-                return "unquoted words taken for a quoted local part"
-            normal = normalize_address(spec) if spec else None
-            if normal is None:
-                rejected.append(a.display_name or a.username or "(unparsable)")
-            else:
-                found.append(Mailbox(sanitize(a.display_name), normal))
+            why = _strict_one(a, value, found, rejected)
+            if why:
+                return why
         serious = [d for d in header.defects if not isinstance(d, _BENIGN_DEFECTS)]
     except Exception as exc:  # IndexError, AttributeError... on some malformed values
         return f"the strict parser failed: {type(exc).__name__}"
@@ -160,6 +153,21 @@ def _strict(name: str, raw: str, value: str, skipped: list[str]) -> list[Mailbox
         return str(serious[0])
     skipped.extend(f"{name}: skipped {clip(sanitize(r))!r}: not an address" for r in rejected)
     return found
+
+
+def _strict_one(a: Any, value: str, found: list[Mailbox], rejected: list[str]) -> str | None:
+    """One address of the strict parser into ``found`` or ``rejected``; or why not to trust it."""
+    spec = a.addr_spec if a.username and a.domain else ""
+    # The strict parser turns 'John Doe a@x' into the quoted '"John Doe a"@x':
+    # a quoted local part that was never quoted in the header is a misparse.
+    if spec.startswith('"') and '"' not in value:
+        return "unquoted words taken for a quoted local part"
+    normal = normalize_address(spec) if spec else None
+    if normal is None:
+        rejected.append(a.display_name or a.username or "(unparsable)")
+    else:
+        found.append(Mailbox(sanitize(a.display_name), normal))
+    return None
 
 
 def _scanned(name: str, value: str, skipped: list[str], budget: Budget) -> list[Mailbox]:
@@ -221,16 +229,22 @@ def normalize_address(addr: str) -> str | None:
     addr = addr.strip().strip("<>").strip()
     local, at, domain = addr.rpartition("@")
     domain = domain.rstrip(".").lower()
-    if not at or not local or not domain:
-        return None
-    if len(local) >= 2 and local[0] == local[-1] == '"':
-        if "\n" in local or "\r" in local:
-            return None
-    elif not _printable(local) or not _SPECIALS.isdisjoint(local):
-        return None
-    if domain[0] == "[" and domain[-1] == "]":
-        if not _printable(domain):
-            return None
-    elif not _printable(domain) or not _SPECIALS.isdisjoint(domain) or ".." in domain or domain[0] == ".":
+    if not at or not _local_ok(local) or not _domain_ok(domain):
         return None
     return f"{local}@{domain}"
+
+
+def _local_ok(local: str) -> bool:
+    """Non-empty, and quoted (on one line) or free of white space and specials."""
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        return "\n" not in local and "\r" not in local
+    return bool(local) and _printable(local) and _SPECIALS.isdisjoint(local)
+
+
+def _domain_ok(domain: str) -> bool:
+    """Non-empty: a ``[domain literal]``, or a name without specials or empty labels at its start."""
+    if not domain:
+        return False
+    if domain[0] == "[" and domain[-1] == "]":
+        return _printable(domain)
+    return _printable(domain) and _SPECIALS.isdisjoint(domain) and ".." not in domain and domain[0] != "."

@@ -160,23 +160,27 @@ class _Scanner:
                 self.text.append((False, " "))
             elif c == "<":
                 i = self._angle(i)
-            elif c in ",;":
-                if c == ";":
-                    if self.groups:
-                        self.groups -= 1
-                    else:
-                        self.out.repairs.append("';' used as a separator between addresses")
-                self._flush()
-                i += 1
-            elif c == ":":
-                self.groups += 1
-                if self.groups > 1:
-                    self.out.repairs.append("nested groups (a group holds mailboxes, not groups)")
-                self.text = []  # the group's name (nested or not) is no mailbox
+            elif c in ",;:":
+                self._separator(c)
                 i += 1
             else:  # a stray '>', ')', ']' or '\\'
                 self.text.append((False, " " if c != "\\" else v[i : i + 2]))
                 i += 2 if c == "\\" else 1
+        self._flush()
+
+    def _separator(self, c: str) -> None:
+        """``,`` ends a mailbox, ``:`` opens a group (its name is no mailbox), ``;`` closes one."""
+        if c == ":":
+            self.groups += 1
+            if self.groups > 1:
+                self.out.repairs.append("nested groups (a group holds mailboxes, not groups)")
+            self.text = []  # the group's name (nested or not) is no mailbox
+            return
+        if c == ";":
+            if self.groups:
+                self.groups -= 1
+            else:
+                self.out.repairs.append("';' used as a separator between addresses")
         self._flush()
 
     def _quoted(self, i: int, close: str) -> int:

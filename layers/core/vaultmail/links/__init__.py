@@ -5,7 +5,7 @@
 ``item``       the link item and its DynamoDB form (pure)
 ``resolve``    link item + now -> redirect, 404 or 410 with its reason (pure)
 ``pages``      the short HTML pages of a refused link (pure)
-``table``      DynamoDB adapter: put, get, count a download, revoke, the CLI's list
+``store``      DynamoDB adapter: put, get, count a download, revoke, the CLI's list
 ``answer``     one request answered: lookup, decision, presigned GET of the version
 =============  ==========================================================================
 """
@@ -14,7 +14,7 @@ from .answer import PRESIGN_SECONDS, Answer, answer, presign
 from .item import RETENTION, Link, from_item, to_item
 from .pages import PAGE_HEADERS, page
 from .resolve import Decision, resolve
-from .table import LinkTable
+from .store import LinkTable
 from .token import ID_PREFIX, link_id, link_url, new_token, short, token_from_path, token_from_url, token_hash
 
 __all__ = [

@@ -16,7 +16,7 @@ from ..notices import content_disposition
 from ..s3 import MailGone, ObjectRef, converted
 from .pages import COMMON_HEADERS, PAGE_HEADERS, page
 from .resolve import NOT_FOUND, Decision, replaced, resolve
-from .table import LinkTable
+from .store import LinkTable
 from .token import short, token_from_path, token_hash
 
 PRESIGN_SECONDS = 300  # the Location's lifetime: long enough to start the download, no more

@@ -8,22 +8,26 @@ Two paths, one set of claims in the state table (so nobody is told twice):
 * the **sweep** (:meth:`Scanner.run`), the backstop on a schedule: lists the bucket under each
   prefix, resuming after a cursor, skipping what a completed pass decided (the watermark).
 
-The package, by job (each module reads top-down):
+The package, by job, in the order its imports run (each module imports only those above it):
 
 =================  ==========================================================================
 ``plan``           pure: what to do with each listed object; prefix order; the deadline
-``listing``        the sweep: pages, cursors, the cut before the deadline, watermarks
+``stats``          data: counters, per-mail outcomes, the run's result
+``tally``          data: what one mail came to (MailResult), and the one place it is counted
+``statsmail``      pure: the admin's stats mail, composed
+``compose``        pure: who a notice goes to (the recipient cap), the notice around its link
+``conclusions``    pure: how a mail's sending ends, and the state write that ends its claim
+``listing``        S3 adapter: the pages of one prefix's listing
+``reading``        S3 adapter: one mail's header block
 ``passes``         DynamoDB adapter for the cursor and watermark items
-``mail``           one oversize mail: read its header block, notify it or say why not
-``delivery``       the claim and the split sends of one notice
-``conclusions``    how a mail's sending ends (notified, released, given up)
-``claims``         the retried state writes of a claim, the ones left for the end of the run
-``links``          presigned download links and their signing keys
-``woomera``        SES Woomera's processedEmails.json import
-``stats``          counters, per-mail outcomes, the run's result, sending the admin's mail
-``statsmail``      the admin's stats mail, composed (pure)
-``arrival``        the arrival path's events (EventBridge in SQS, S3 Batch Operations, continuation)
+``links``          the notice's link (the one seam where it is made) and its signing keys
+``statewrites``    state writes retried, and the claim endings left for the end of the run
+``notify``         the sender: claim, split sends, conclusion; DryRun sends nothing
+``steps``          one decision -> one MailResult (read, audience, send)
+``sweep``          the loop: the arrival path and the sweep (pages, cursors, watermarks)
 ``core``           :class:`Scanner`: the clients, and the two paths
+``woomera``        SES Woomera's processedEmails.json import
+``arrival``        the arrival path's events (EventBridge in SQS, S3 Batch Operations, continuation)
 =================  ==========================================================================
 """
 

@@ -1,33 +1,45 @@
 """The scanner: a sweep of the bucket (:meth:`Scanner.run`), or one object (:meth:`Scanner.notify_object`).
 
-Both go through the same plan, the same claims in the state table and the same delivery, so
+Both go through the same loop (:mod:`.sweep`), plan, claims in the state table and sender, so
 an arrival notice and a sweep never tell anyone twice. Adapters (S3, SES, DynamoDB) take
 their boto3 clients as arguments; the clients are made by :meth:`Scanner.from_settings`
-(or passed in by tests).
+(or passed in by tests). A dry run is the same loop with a sender that sends nothing
+(:class:`~.notify.DryRun`): chosen here, in :meth:`Scanner._effects`, and nowhere else.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Container
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import ConfigurationError, StateError
+from ..errors import ConfigurationError
 from ..links import LinkTable
 from ..settings import Settings
 from ..state import DEFAULT_LEASE_SECONDS, NotificationState
-from .claims import STATE_ATTEMPTS, Claims
 from .links import LinkMaker, PresignedLinks, TokenLinks, signing_credentials
-from .listing import Sweep
-from .mail import MailStep
-from .plan import Decision, Listed, distinct_prefixes, in_prefixes, plan
-from .run import Run
+from .notify import DryRun, Mailer, Notifier
+from .passes import SweepPasses
+from .plan import Listed, distinct_prefixes
+from .statewrites import STATE_ATTEMPTS, StateWrites
 from .stats import MailOutcome, ScanResult
-from .stats import send_stats as mail_stats
+from .steps import MailSteps, Sender
+from .sweep import Loop, LoopConfig
+from .tally import Tally
 
 DEFAULT_MARGIN_MS = 20_000  # stop this long before the Lambda deadline
 SPLIT_SENDS = 50  # per mail and run: extra SES sends to get around recipients SES rejects
 WATERMARK_MARGIN = 3600  # seconds before a pass's start that its watermark stays behind
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a run does to the world: its sender, and where sweep passes are kept (None: nowhere)."""
+
+    sender: Sender
+    passes: SweepPasses | None
 
 
 def _client_config(**extra: Any) -> Any:
@@ -37,7 +49,7 @@ def _client_config(**extra: Any) -> Any:
 
 
 class Scanner:
-    """Scans of the mail bucket (one :class:`~.run.Run` per call; clients are reusable)."""
+    """Scans of the mail bucket (one :class:`~.sweep.Loop` per call; clients are reusable)."""
 
     def __init__(
         self,
@@ -139,12 +151,55 @@ class Scanner:
             contact=s.notify_from or "",
         )
 
-    def _require_sending(self) -> None:
+    def _require_sending(self) -> NotificationState:
         missing = [
             n for n, v in (("NOTIFY_FROM", self.settings.notify_from), ("STATE_TABLE", self.state)) if not v
         ]
-        if missing or self.ses is None:
+        if missing or self.ses is None or self.state is None:
             raise ConfigurationError(f"missing setting(s): {', '.join(missing) or 'SES client'}")
+        return self.state
+
+    def _effects(self, dry_run: bool) -> Effects:
+        """The one place a dry run differs: a sender that sends nothing, and no cursor kept."""
+        if dry_run:
+            return Effects(DryRun(), None)
+        state = self._require_sending()
+        mailer = Mailer(
+            settings=self.settings,
+            bucket=self.bucket,
+            s3=self.s3,
+            ses=self.ses,
+            links=self.link_maker(),
+            clock=self.clock,
+            owner=self.owner or f"scan-{uuid.uuid4().hex[:16]}",
+            lease_seconds=self.lease_seconds,
+            split_sends=self.split_sends,
+            tag_objects=self.tag_objects,
+        )
+        writes = StateWrites(state, attempts=self.state_attempts, sleep=self.sleep)
+        passes = SweepPasses(state.db, state.table, clock=self.clock)
+        return Effects(Notifier(mailer, state, writes), passes)
+
+    def _loop(
+        self,
+        effects: Effects,
+        tally: Tally,
+        remaining_ms: Callable[[], int] | None,
+        assume_notified: Container[str] = frozenset(),
+    ) -> Loop:
+        cfg = LoopConfig(
+            settings=self.settings,
+            bucket=self.bucket,
+            s3=self.s3,
+            clock=self.clock,
+            safety_margin_ms=self.safety_margin_ms,
+            watermark_margin=self.watermark_margin,
+            remaining_ms=remaining_ms,
+            assume_notified=assume_notified,
+        )
+        steps = MailSteps(s3=self.s3, bucket=self.bucket, settings=self.settings, sender=effects.sender)
+        lookup = self.state.get_many if self.state is not None else None
+        return Loop(cfg, steps, tally, lookup=lookup, passes=effects.passes)
 
     def run(
         self,
@@ -163,25 +218,19 @@ class Scanner:
         when the run was :attr:`ScanResult.newsworthy`, for scheduled runs); whether it went
         out is in :attr:`ScanResult.stats_mail`.
         """
-        if not dry_run:
-            self._require_sending()
-        result = ScanResult(self.bucket, distinct_prefixes(self.settings.scan_prefixes))
-        run = Run(
-            self,
-            result,
-            remaining_ms=remaining_ms,
-            dry_run=dry_run,
-            assume_notified=assume_notified,
-            on_outcome=on_outcome,
+        effects = self._effects(dry_run)
+        tally = Tally(
+            ScanResult(self.bucket, distinct_prefixes(self.settings.scan_prefixes)), on_outcome=on_outcome
         )
-        claims = Claims(run)
+        loop = self._loop(effects, tally, remaining_ms, assume_notified)
         try:
-            Sweep(run, MailStep(run, claims)).execute()
+            loop.sweep()
         finally:
-            claims.finish()
+            effects.sender.finish(lambda: loop.out_of_time(self.safety_margin_ms // 2))
+        result = tally.result
         wanted = result.newsworthy if send_stats == "news" else send_stats
-        if wanted and not dry_run and self.settings.admin_email:
-            result.stats_mail = mail_stats(self.ses, self.settings, result, run.problems)
+        if wanted and self.settings.admin_email:
+            result.stats_mail = effects.sender.stats_mail(result, tally.problems)
         return result
 
     def notify_object(
@@ -195,29 +244,11 @@ class Scanner:
         An object outside the scanned prefixes, of another suffix or under the threshold is
         counted and left alone. :attr:`ScanResult.any_failed` or ``halted``: try again later.
         """
-        self._require_sending()
-        prefixes = distinct_prefixes(self.settings.scan_prefixes)
-        result = ScanResult(self.bucket, prefixes)
-        run = Run(self, result, remaining_ms=remaining_ms)
-        claims = Claims(run)
-        step = MailStep(run, claims)
-        s = self.settings
-        options: dict[str, Any] = dict(
-            bucket=self.bucket, suffixes=s.scan_suffixes, threshold=s.size_threshold_bytes
-        )
+        effects = self._effects(dry_run=False)
+        tally = Tally(ScanResult(self.bucket, distinct_prefixes(self.settings.scan_prefixes)))
+        loop = self._loop(effects, tally, remaining_ms)
         try:
-            if not in_prefixes(obj.key, [p for p in prefixes if p]):
-                step.apply(Decision(obj, "ignore"))
-                return result
-            decision = plan([obj], records={}, now=self.clock(), **options)[0]
-            if decision.action == "notify" and decision.state_id is not None and self.state is not None:
-                try:
-                    records = self.state.get_many([decision.state_id])
-                except StateError as exc:
-                    run.halt(obj.key, exc)
-                    return result
-                decision = plan([obj], records=records, now=self.clock(), **options)[0]
-            step.apply(decision)
+            loop.arrival(obj)
         finally:
-            claims.finish()
-        return result
+            effects.sender.finish(lambda: loop.out_of_time(self.safety_margin_ms // 2))
+        return tally.result

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,20 +20,15 @@ from .. import s3 as s3io
 from ..errors import ConfigurationError
 from ..links import Link, LinkTable, link_url, new_token, token_hash
 from ..notices import content_disposition
+from .compose import Draft, MadeLink
 
 SIGV4_MAX_EXPIRY = 604_800  # a presigned URL lives at most 7 days
 
 
-@dataclass(frozen=True)
-class MadeLink:
-    url: str
-    expires_at: float  # epoch seconds: the date the notice states
-
-
 class LinkMaker(Protocol):
-    def make(
-        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
-    ) -> MadeLink:
+    """The one seam where a notice's link is made (:mod:`.notify` calls it once per notice)."""
+
+    def make(self, draft: Draft, *, now: float) -> MadeLink:
         """One notice's link (raises StateError / StorageError when it cannot be made now)."""
         ...
 
@@ -44,10 +38,15 @@ class PresignedLinks:
         self.signer = signer
         self.expiry = min(expiry, SIGV4_MAX_EXPIRY)
 
-    def make(
-        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
-    ) -> MadeLink:
-        url = sign_link(self.signer, bucket, key, filename=filename, expiry=self.expiry)
+    def make(self, draft: Draft, *, now: float) -> MadeLink:
+        url = sign_link(
+            self.signer,
+            draft.bucket,
+            draft.key,
+            filename=draft.filename,
+            expiry=self.expiry,
+            version_id=draft.version_id,
+        )
         return MadeLink(url, now + self.expiry)
 
 
@@ -61,9 +60,8 @@ class TokenLinks:
         self.expiry = expiry
         self.contact = contact
 
-    def make(
-        self, bucket: str, key: str, etag: str, *, filename: str, recipients: tuple[str, ...], now: float
-    ) -> MadeLink:
+    def make(self, draft: Draft, *, now: float) -> MadeLink:
+        bucket, key, etag = draft.bucket, draft.key, draft.etag
         # the version of the bytes the plan decided on (If-Match: a replaced object is MailGone)
         pinned = s3io.head(self.s3, s3io.ObjectRef(bucket, key, etag=f'"{etag.strip(chr(34))}"'))
         token = new_token()
@@ -75,17 +73,20 @@ class TokenLinks:
             etag=(pinned.etag or etag).strip('"'),
             version_id=pinned.version_id,
             expires_at=expires_at,
-            file_name=filename,
+            file_name=draft.filename,
             contact=self.contact,
-            recipients=recipients,
+            recipients=draft.recipients,
             created_at=int(now),
         )
         self.table.put(link)
         return MadeLink(link_url(self.base_url, token), expires_at)
 
 
-def sign_link(signer: Any, bucket: str, key: str, *, filename: str, expiry: int) -> str:
-    """A presigned GET of the mail that downloads as ``<filename>`` (message/rfc822).
+def sign_link(
+    signer: Any, bucket: str, key: str, *, filename: str, expiry: int, version_id: str | None = None
+) -> str:
+    """A presigned GET of the mail that downloads as ``<filename>`` (message/rfc822), of
+    ``version_id`` when the event named one.
 
     ``signer`` is an S3 client configured for SigV4 (``signature_version="s3v4"``): SigV4
     links live at most 7 days, and only as long as the credentials that signed them.
@@ -96,6 +97,8 @@ def sign_link(signer: Any, bucket: str, key: str, *, filename: str, expiry: int)
         "ResponseContentDisposition": content_disposition(filename),
         "ResponseContentType": "message/rfc822",
     }
+    if version_id:
+        params["VersionId"] = version_id
     try:
         return str(signer.generate_presigned_url("get_object", Params=params, ExpiresIn=expiry))
     except (BotoCoreError, ClientError) as exc:

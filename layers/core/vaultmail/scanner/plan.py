@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ..state import NOTIFIED, SETTLED, Record, notice_id
+from ..state.items import NOTIFIED, SETTLED, Record, notice_id
 
 COLD_CLASSES = {"GLACIER", "DEEP_ARCHIVE"}  # a ranged GET needs a restore first
 
@@ -22,13 +22,15 @@ Action = Literal["ignore", "small", "cold", "seen", "notified", "settled", "busy
 
 @dataclass(frozen=True)
 class Listed:
-    """One object of an S3 listing (``last_modified``: epoch seconds, 0 when unknown)."""
+    """One object of an S3 listing (``last_modified``: epoch seconds, 0 when unknown;
+    ``version_id``: where an event names it, for the notice's link)."""
 
     key: str
     size: int
     etag: str = ""
     storage_class: str = "STANDARD"
     last_modified: float = 0.0
+    version_id: str | None = None
 
     @classmethod
     def from_s3(cls, item: Mapping[str, Any]) -> Listed:

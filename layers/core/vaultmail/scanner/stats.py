@@ -1,23 +1,15 @@
-"""What a run counts and reports: the counters, each oversize mail's outcome, the admin's mail.
+"""What a run counts and reports (data only): the counters, each oversize mail's outcome.
 
 :class:`ScanStats` feeds the metrics and the stats mail (JSON keys in camelCase);
 :class:`MailOutcome` is one row of ``vaultmail scan``; :class:`ScanResult` is the run's
-answer; :func:`send_stats` mails the counters to ``ADMIN_EMAIL`` and says whether it went out.
+answer. The counters change in one place, :meth:`vaultmail.scanner.tally.Tally.count`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from ..ses import SesError, send_email
-from ..settings import Settings
-from .statsmail import compose_stats
-
-log = logging.getLogger("vaultmail.scanner")
 
 
 @dataclass
@@ -37,6 +29,7 @@ class ScanStats:
     unreadable: int = 0
     cold: int = 0
     seen_before: int = 0  # oversize, older than the watermark of a completed sweep: not looked up
+    over_cap: int = 0  # more recipients than MAX_NOTICE_RECIPIENTS: not notified, reported to the admin
     notices_sent: int = 0
     recipients_notified: int = 0
     oversize_bytes: int = 0
@@ -61,7 +54,7 @@ class MailOutcome:
     key: str
     size: int
     status: str  # notified, would-notify, already-notified, in-progress, failed, given-up,
-    # deferred, no-recipients, unreadable, cold
+    # deferred, no-recipients, over-cap, unreadable, cold
     recipients: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     subject: str | None = None
@@ -116,6 +109,8 @@ class ScanResult:
     halted: str | None = None  # why the run stopped early on an error (None: done, or the deadline)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     latencies: list[float] = field(default_factory=list)  # seconds, object LastModified -> notice sent
+    # mails not notified for having more recipients than MAX_NOTICE_RECIPIENTS: (key, recipients)
+    over_cap: list[tuple[str, int]] = field(default_factory=list)
     stats_mail: StatsMail | None = None
 
     @property
@@ -132,9 +127,8 @@ class ScanResult:
         """Something for the admin: notices sent or not sent, mails that cannot be notified,
         a run stopped by an error."""
         s = self.stats
-        return bool(s.notified or s.failed or s.deferred or s.no_recipients or s.unreadable) or bool(
-            self.stopped_sending or self.halted
-        )
+        news = s.notified or s.failed or s.deferred or s.no_recipients or s.unreadable or s.over_cap
+        return bool(news) or bool(self.stopped_sending or self.halted)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -146,27 +140,3 @@ class ScanResult:
             **self.stats.as_dict(),
             **({"statsMail": self.stats_mail.as_dict()} if self.stats_mail else {}),
         }
-
-
-def send_stats(ses: Any, settings: Settings, result: ScanResult, problems: Sequence[str]) -> StatsMail:
-    """Mail the run's counters to ``ADMIN_EMAIL``; never raises (the run's work is done)."""
-    assert settings.admin_email and settings.notify_from
-    email = compose_stats(
-        result.stats.as_dict(),
-        notify_from=settings.notify_from,
-        admin_email=settings.admin_email,
-        where=", ".join(f"s3://{result.bucket}/{p}" for p in result.prefixes),
-        started=result.started,
-        complete=result.complete,
-        problems=list(problems),
-        halted=result.halted,
-    )
-    if not email.to:
-        log.warning("ADMIN_EMAIL is not an address SES can send to; no stats mail")
-        return StatsMail((), False, "ADMIN_EMAIL is not an address SES can send to")
-    try:
-        send_email(ses, email)
-    except SesError as exc:
-        log.warning("could not send the stats mail", extra={"reason": exc.reason, "error": exc.message})
-        return StatsMail(tuple(email.to), False, f"{exc.reason}: {exc.message}")
-    return StatsMail(tuple(email.to), True)

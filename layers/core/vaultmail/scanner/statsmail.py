@@ -22,6 +22,7 @@ STATS_LABELS = (  # keys of ScanStats.as_dict()
     ("unreadable", "not readable as a mail"),
     ("cold", "in an archive storage class (not read)"),
     ("seenBefore", "decided by an earlier sweep (not looked up)"),
+    ("overCap", "over MAX_NOTICE_RECIPIENTS (not notified)"),
     ("noticesSent", "SES messages sent"),
     ("recipientsNotified", "recipients notified"),
     ("oversizeBytes", "bytes of oversize mail"),
@@ -43,12 +44,14 @@ def compose_stats(
     complete: bool = True,
     problems: Sequence[str] = (),
     halted: str | None = None,
+    over_cap: Sequence[tuple[str, int]] = (),
+    cap: int = 0,
 ) -> Email:
     """The administrator's summary of one run (``stats`` as :meth:`ScanStats.as_dict`).
 
     ``halted``: why the run stopped early on an error (else an incomplete run met the deadline).
+    ``over_cap``: the mails not notified for naming more than ``cap`` recipients (key, count).
     """
-    e = html.escape
     when = started.strftime("%Y-%m-%d %H:%M UTC")
     subject = one_line(
         f"[vaultmail] oversize scan {where}: {stats.get('notified', 0)} notified, "
@@ -56,32 +59,17 @@ def compose_stats(
         SUBJECT_MAX,
     )
     rows = [(label, _number(stats.get(name, 0))) for name, label in STATS_LABELS]
-    width = max(len(label) for label, _ in rows) + 1
-    if complete:
-        status = "complete"
-    elif halted:
-        status = f"stopped early: {one_line(halted, 200)}; the next run resumes"
-    else:
-        status = "stopped before the deadline; the next run resumes"
-    text_lines = [f"vaultmail oversize scan of {one_line(where, 300)}, started {when} ({status}).", ""]
-    text_lines += [f"  {label + ':':<{width}} {value:>12}" for label, value in rows]
-    shown = [one_line(p, 300) for p in problems[:20]]
-    if shown:
-        text_lines += ["", "Problems:"] + [f"  - {p}" for p in shown]
-    text_lines.append("")
-    html_rows = "\n".join(
-        f'<tr><td>{e(label)}</td><td align="right">{e(value)}</td></tr>' for label, value in rows
+    opening = (
+        f"vaultmail oversize scan of {one_line(where, 300)}, started {when} ({_status(complete, halted)})."
     )
-    html_problems = (
-        "<p>Problems:</p>\n<ul>\n" + "\n".join(f"<li>{e(p)}</li>" for p in shown) + "\n</ul>\n"
-        if shown
-        else ""
-    )
-    body_html = (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n'
-        f"<p>vaultmail oversize scan of {e(one_line(where, 300))}, started {e(when)} ({e(status)}).</p>\n"
-        f"<table>\n{html_rows}\n</table>\n{html_problems}</body></html>\n"
-    )
+    sections = [
+        ("Problems:", [one_line(p, 300) for p in problems[:SHOWN]]),
+        (
+            f"Not notified, over MAX_NOTICE_RECIPIENTS ({cap}):",
+            [f"{one_line(key, 300)} ({count:,} recipients)" for key, count in over_cap[:SHOWN]]
+            + ([f"... and {len(over_cap) - SHOWN} more"] if len(over_cap) > SHOWN else []),
+        ),
+    ]
     admins = tuple(a for a in (ses_address(x) for x in admin_email.split(",")) if a)
     return Email(
         from_addr=notify_from,
@@ -90,6 +78,47 @@ def compose_stats(
         bcc=(),
         reply_to=(),
         subject=subject,
-        text="\n".join(text_lines),
-        html=body_html,
+        text=_text(opening, rows, sections),
+        html=_html(opening, rows, sections),
+    )
+
+
+SHOWN = 20  # lines of each section
+
+
+def _status(complete: bool, halted: str | None) -> str:
+    if complete:
+        return "complete"
+    if halted:
+        return f"stopped early: {one_line(halted, 200)}; the next run resumes"
+    return "stopped before the deadline; the next run resumes"
+
+
+Sections = Sequence[tuple[str, Sequence[str]]]
+
+
+def _text(opening: str, rows: Sequence[tuple[str, str]], sections: Sections) -> str:
+    width = max(len(label) for label, _ in rows) + 1
+    lines = [opening, ""] + [f"  {label + ':':<{width}} {value:>12}" for label, value in rows]
+    for title, items in sections:
+        if items:
+            lines += ["", title] + [f"  - {item}" for item in items]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _html(opening: str, rows: Sequence[tuple[str, str]], sections: Sections) -> str:
+    e = html.escape
+    html_rows = "\n".join(
+        f'<tr><td>{e(label)}</td><td align="right">{e(value)}</td></tr>' for label, value in rows
+    )
+    lists = "".join(
+        f"<p>{e(title)}</p>\n<ul>\n" + "\n".join(f"<li>{e(item)}</li>" for item in items) + "\n</ul>\n"
+        for title, items in sections
+        if items
+    )
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n'
+        f"<p>{e(opening)}</p>\n"
+        f"<table>\n{html_rows}\n</table>\n{lists}</body></html>\n"
     )

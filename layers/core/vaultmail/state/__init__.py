@@ -29,6 +29,9 @@ prefixes so they never meet Powertools' items:
     A sweep pass of one prefix: where an invocation cut short stopped listing
     (``startAfter``), and the prefix's watermark (written by :mod:`vaultmail.scanner.passes`).
 
+The modules: ``items`` (ids, records, claims, error conversion), ``updates`` (every write
+as data, pure), ``table`` (:class:`NotificationState`: the reads, and the writes made).
+
 Every write that matters is conditional, so overlapping runs cannot both claim a mail.
 AWS errors are converted here, where they arise: a missing table or a refused permission is a
 :class:`~vaultmail.errors.ConfigurationError`, anything else a (transient) ``StateError``.
