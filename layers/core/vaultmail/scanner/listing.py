@@ -138,6 +138,7 @@ class Sweep:
                 suffixes=settings.scan_suffixes,
                 threshold=settings.size_threshold_bytes,
                 watermark=watermark,
+                skip_prefixes=settings.ses_key_prefixes,
             )
             try:
                 records = self.sc.state.get_many(ids) if (self.sc.state is not None and ids) else {}
@@ -153,6 +154,7 @@ class Sweep:
                 now=self.sc.clock(),
                 assume_notified=run.assume_notified,
                 watermark=watermark,
+                skip_prefixes=settings.ses_key_prefixes,
             )
             for decision in decisions:
                 if decision.action == "notify" and run.out_of_time():
