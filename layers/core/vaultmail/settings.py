@@ -15,7 +15,10 @@ from functools import cache
 from .errors import ConfigurationError
 
 MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
-DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
+# SES refuses messages over 40 MB sent over SMTP or its v2 API (since 2022); senders on its v1
+# API (SendRawEmail) are limited to 10 MiB and set SIZE_THRESHOLD_BYTES=10485760.
+# https://docs.aws.amazon.com/ses/latest/dg/quotas.html
+DEFAULT_SIZE_THRESHOLD = 40_000_000
 MAX_LINK_EXPIRY = 604_800  # SigV4 presigned URLs live at most 7 days
 
 
