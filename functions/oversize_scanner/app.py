@@ -149,7 +149,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             report(result, sweep=False)
         return answer
     if is_ses_lambda_action(event):
-        return ses_lambda_action(event, "oversize_scanner")
+        return {"results": [ses_lambda_action(event, "oversize_scanner")]}
     if isinstance(event.get("Records"), list):
         return queued(event, context)
     logger.append_keys(schedule=event.get("resources") or [], event_time=event.get("time"))

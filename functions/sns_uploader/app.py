@@ -87,7 +87,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         handle = partial(_queued, invocation=invocation)
         return dict(queue_batch.process(event, invocation, handle, sqs=sqs, settings=settings))
     if is_ses_lambda_action(event):
-        return ses_lambda_action(event, "sns_uploader")
+        return {"results": [ses_lambda_action(event, "sns_uploader")]}
     if not isinstance(event.get("Records"), list):
         problem = InvalidEvent("not an SNS event; nothing to archive")
         return {"results": [runtime.reject("sns-event", problem, what=event)]}

@@ -52,7 +52,9 @@ def test_two_mails_of_a_failing_vault_leave_the_other_two_archived_at_once(
     assert emulator.hits["uploads"] == 2 * runtime.QUEUED_ATTEMPTS + 2  # the good two: one request each
 
 
-def test_the_api_down_for_everyone_still_fails_the_batch_fast(lambda_world: LambdaWorld, emulator: Any) -> None:
+def test_the_api_down_for_everyone_still_fails_the_batch_fast(
+    lambda_world: LambdaWorld, emulator: Any
+) -> None:
     recipients = [f"user{i}@acme.com" for i in range(10)]
     event = _batch(lambda_world, recipients)
     emulator.add_faults([{"target": "uploads", "status": 503, "times": 10**6}])
@@ -63,7 +65,9 @@ def test_the_api_down_for_everyone_still_fails_the_batch_fast(lambda_world: Lamb
     assert emulator.records() == []
 
 
-def test_a_connection_failure_stops_the_batch_after_one_mail(lambda_world: LambdaWorld, emulator: Any) -> None:
+def test_a_connection_failure_stops_the_batch_after_one_mail(
+    lambda_world: LambdaWorld, emulator: Any
+) -> None:
     event = _batch(lambda_world, ["a@acme.com", "b@acme.com", "c@acme.com"])
     emulator.add_faults([{"target": "uploads", "action": "reset", "times": 10**6}])
     answer = SNS_APP.lambda_handler(event, FakeContext())

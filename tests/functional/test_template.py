@@ -638,7 +638,7 @@ def test_every_parameter_is_in_the_readme_deploy_table() -> None:
 def test_parameter_defaults_and_bounds() -> None:
     p = PARAMETERS
     assert p["LinkExpirySeconds"]["MaxValue"] == 604800 and p["LinkExpirySeconds"]["Default"] == 604800
-    assert p["SizeThresholdBytes"]["Default"] == 10485760
+    assert p["SizeThresholdBytes"]["Default"] == 40000000
     assert p["ScanSuffixes"]["Default"] == ".eml"
     assert p["LogLevel"]["Default"] == "INFO"
     for optional in (

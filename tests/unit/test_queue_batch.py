@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from vaultmail import errors, queue_batch
 from vaultmail.invocation import Invocation
@@ -95,7 +95,9 @@ def test_only_a_failed_slot_request_tells_of_the_api() -> None:
     assert not queue_batch.api_failure(_failed("upload"))  # the slot refused this mail: its own failure
     assert not queue_batch.api_failure(_failed(None))
     assert not queue_batch.api_failure(errors.StorageError("S3 read failed"))
-    assert not queue_batch.api_failure(_failed("slot request", errors.UploadRejected("too large", status=413)))
+    assert not queue_batch.api_failure(
+        _failed("slot request", errors.UploadRejected("too large", status=413))
+    )
 
 
 def test_what_no_mail_can_escape_stops_the_batch_at_once_a_5xx_may_be_one_mails() -> None:
@@ -210,8 +212,13 @@ def test_healthy_mails_are_always_tried_whatever_the_order_of_one_bad_vaults_mai
 
 
 @settings(max_examples=100, deadline=None)
-@given(n=st.integers(min_value=1, max_value=10), vaults=st.lists(st.sampled_from("abc"), min_size=10, max_size=10))
-def test_the_api_down_for_everyone_costs_a_batch_at_most_three_mails_attempts(n: int, vaults: list[str]) -> None:
+@given(
+    n=st.integers(min_value=1, max_value=10),
+    vaults=st.lists(st.sampled_from("abc"), min_size=10, max_size=10),
+)
+def test_the_api_down_for_everyone_costs_a_batch_at_most_three_mails_attempts(
+    n: int, vaults: list[str]
+) -> None:
     fails = {f"m{i}": _slot_503(f"{vaults[i]}@acme.com") for i in range(n)}
     tried, failed, _ = _run(n, fails)
     assert len(tried) <= queue_batch.OUTAGE_AFTER_ANY and failed == set(fails)

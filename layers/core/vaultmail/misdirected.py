@@ -44,7 +44,8 @@ def is_ses_lambda_action(event: Any) -> bool:
 
 
 def ses_lambda_action(event: dict[str, Any], function: str) -> dict[str, Any]:
-    """Log and count an SES Lambda-action event (never retried: nothing in it can be done)."""
+    """Log and count an SES Lambda-action event (never retried: nothing in it can be done); the
+    result to answer for it."""
     ids = [str(((r.get("ses") or {}).get("mail") or {}).get("messageId")) for r in event["Records"]]
     metrics.add_metric(name=SES_LAMBDA_ACTION_METRIC, unit=MetricUnit.Count, value=len(ids))
     advice = USE_INSTEAD[function]
@@ -53,4 +54,4 @@ def ses_lambda_action(event: dict[str, Any], function: str) -> dict[str, Any]:
         "so nothing was done; use instead " + advice,
         extra={"ses_message_ids": ids, "use_instead": advice},
     )
-    return {"results": [{"origin": "ses-lambda-action", "status": "ignored", "message": advice}]}
+    return {"origin": "ses-lambda-action", "status": "ignored", "message": advice}
