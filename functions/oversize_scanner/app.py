@@ -114,7 +114,7 @@ def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scanner(get_settings())  # a configuration error fails the invocation (the Errors alarm), not a record
     continued: list[str] = []
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SQSRecord, invocation: Invocation) -> None:
         try:
             body = _json_object(record)
             if is_continuation(body):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -211,6 +210,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     invocation = runtime.start(context, queued=queued)
     if queued:
         sqs, settings = runtime.boto3_client("sqs"), get_settings()
-        handle = partial(_queued, invocation=invocation)
-        return dict(queue_batch.process(event, invocation, handle, sqs=sqs, settings=settings))
+        return dict(queue_batch.process(event, invocation, _queued, sqs=sqs, settings=settings))
     return {"results": _notifications(event, invocation)}

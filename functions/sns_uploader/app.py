@@ -10,7 +10,6 @@ counted apart (vaultmail.misdirected).
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
@@ -84,8 +83,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     invocation = runtime.start(context, queued=queued)
     if queued:
         sqs, settings = runtime.boto3_client("sqs"), get_settings()
-        handle = partial(_queued, invocation=invocation)
-        return dict(queue_batch.process(event, invocation, handle, sqs=sqs, settings=settings))
+        return dict(queue_batch.process(event, invocation, _queued, sqs=sqs, settings=settings))
     if is_ses_lambda_action(event):
         return {"results": [ses_lambda_action(event, "sns_uploader")]}
     if not isinstance(event.get("Records"), list):

@@ -24,7 +24,7 @@ import logging
 import random
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -93,6 +93,11 @@ class OutageWatch:
         if len(self.streak) >= OUTAGE_AFTER_ANY or (apart and len(self.streak) >= OUTAGE_AFTER_MAILS):
             self.outage = failure
 
+    @property
+    def suspect(self) -> bool:
+        """A mail's slot request failed and no mail went through since: the API may be down."""
+        return bool(self.streak)
+
     def succeeded(self) -> None:
         """A mail went through: the API answers, whatever failed before was those mails' own."""
         if self.outage is None:
@@ -107,6 +112,11 @@ class QueueBatch(BatchProcessor):
         self.invocation = invocation
         self.watch = OutageWatch()
         self.failed: list[tuple[SQSRecord, BaseException]] = []
+
+    def invocation_for_next(self) -> Invocation:
+        """The invocation the next message is handled with: a probe while the API is suspected
+        down (one attempt per step, no wait: a suspected outage costs a request, not a backoff)."""
+        return replace(self.invocation, probe=self.watch.suspect)
 
     def _why_not_start(self) -> Deferred | None:
         outage = self.watch.outage
@@ -144,19 +154,23 @@ class QueueBatch(BatchProcessor):
 def process(
     event: dict[str, Any],
     invocation: Invocation,
-    record_handler: Callable[[SQSRecord], None],
+    record_handler: Callable[[SQSRecord, Invocation], None],
     *,
     sqs: Any,
     settings: Settings,
 ) -> PartialItemFailureResponse:
-    """Each message through ``record_handler`` (which raises only for what may pass); the
-    partial batch response; the failed messages delayed in their queue. An empty batch (a
-    test event, nothing to do) answers no failures."""
+    """Each message through ``record_handler`` with its invocation (which raises only for what
+    may pass); the partial batch response; the failed messages delayed in their queue. An
+    empty batch (a test event, nothing to do) answers no failures."""
     if not event.get("Records"):
         return {"batchItemFailures": []}
     processor = QueueBatch(invocation)
+
+    def each(record: SQSRecord) -> None:
+        record_handler(record, processor.invocation_for_next())
+
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=invocation.context
+        event=event, record_handler=each, processor=processor, context=invocation.context
     )
     deferred = sum(isinstance(exc, Deferred) for _, exc in processor.failed)
     if deferred:

@@ -118,7 +118,8 @@ def start(context: Any, *, queued: bool = False) -> Invocation:
 
 
 def _run(job: Job, invocation: Invocation) -> Outcome:
-    """Upload within the invocation's deadline; a queued mail with the short budget (``QUEUED_*``)."""
+    """Upload within the invocation's deadline; a queued mail with the short budget (``QUEUED_*``),
+    a probe (the API suspected down) with one attempt."""
     up = uploader()
 
     def time_left() -> float | None:
@@ -128,9 +129,10 @@ def _run(job: Job, invocation: Invocation) -> Outcome:
     with contextlib.ExitStack() as limits:
         limits.enter_context(up.client.deadline(time_left))
         if invocation.queued:
+            attempts = 1 if invocation.probe else QUEUED_ATTEMPTS
             limits.enter_context(
                 up.client.budget(
-                    max_attempts=QUEUED_ATTEMPTS, max_wait=QUEUED_MAX_WAIT, backoff_cap=QUEUED_BACKOFF_CAP
+                    max_attempts=attempts, max_wait=QUEUED_MAX_WAIT, backoff_cap=QUEUED_BACKOFF_CAP
                 )
             )
         return up.run(job)
