@@ -123,9 +123,8 @@ def _notifications(event: dict[str, Any], invocation: Invocation) -> list[dict[s
             # an SES S3 action that also notifies the SNS uploader, which knows the envelope
             logger.info("skipped: left to the SES notification (SES_KEY_PREFIXES)", extra={"key": job.s3.key})
         elif job is not None:
-            results.append(
-                runtime.process(job, invocation).as_dict()
-            )  # transient errors raise: Lambda retries
+            # transient errors raise: the message returns to its queue (Lambda retries a direct event)
+            results.append(runtime.process(job, invocation).as_dict())
     return results
 
 
