@@ -6,7 +6,12 @@ The work is :mod:`vaultmail.scanner`'s; this handler tells the events apart:
   S3 "Object Created" events routed there by the EventBridge rule (one object each: its
   header block is read, nothing is listed), and the sweep's own continuation message;
 * S3 Batch Operations tasks (schema 1.0 / 2.0), e.g. ``vaultmail backfill --oversize``;
+* an SES receipt rule's Lambda action (no mail content; SES delivered that mail): recognised,
+  counted apart (vaultmail.misdirected) and acknowledged;
 * anything else is the EventBridge schedule: the backstop sweep.
+
+EventBridge S3 events other than "Object Created" ("Object Deleted"...) in the queue are
+acknowledged and ignored; an empty batch answers no failures.
 
 A sweep cut by the deadline queues its continuation, so the next invocation resumes from the
 cursor at once. Failed notices of a sweep do not fail the invocation: their claims are
@@ -23,12 +28,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultmail import delivery, runtime
+from vaultmail import queue_batch, runtime
 from vaultmail.errors import InvalidEvent
+from vaultmail.invocation import Invocation
+from vaultmail.misdirected import is_ses_lambda_action, ses_lambda_action
 from vaultmail.scanner import Scanner, ScanResult
 from vaultmail.scanner.arrival import (
     batch_operation,
     is_continuation,
+    is_other_s3_event,
     notify_arrival,
     request_continuation,
 )
@@ -107,11 +115,16 @@ def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scanner(get_settings())  # a configuration error fails the invocation (the Errors alarm), not a record
     continued: list[str] = []
 
-    def handle(record: SQSRecord) -> None:
+    def handle(record: SQSRecord, invocation: Invocation) -> None:
         try:
             body = _json_object(record)
             if is_continuation(body):
                 continued.append(record.message_id)  # after the arrivals, with the time left
+                return
+            if is_other_s3_event(body):
+                logger.info(
+                    "ignored: an S3 event other than Object Created", extra={"type": body["detail-type"]}
+                )
                 return
             result = notify_arrival(scanner(get_settings()), body, context.get_remaining_time_in_millis)
         except InvalidEvent as exc:  # permanent: recorded once, never retried
@@ -120,8 +133,9 @@ def queued(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     # partial batch response; a failed record waits in the queue with the uploaders' growing
     # backoff (ChangeMessageVisibility), as design.md asks of every queued path
-    settings = get_settings()
-    response = delivery.run(event, context, handle, sqs=runtime.boto3_client("sqs"), settings=settings)
+    invocation = Invocation(context, queued=True)
+    sqs, settings = runtime.boto3_client("sqs"), get_settings()
+    response = dict(queue_batch.process(event, invocation, handle, sqs=sqs, settings=settings))
     if continued:
         sweep(context)
     return response
@@ -135,6 +149,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if result is not None:
             report(result, sweep=False)
         return answer
+    if is_ses_lambda_action(event):
+        return {"results": [ses_lambda_action(event, "oversize_scanner")]}
     if isinstance(event.get("Records"), list):
         return queued(event, context)
     logger.append_keys(schedule=event.get("resources") or [], event_time=event.get("time"))

@@ -3,12 +3,15 @@
 The mail bucket's notifications and the external bucket's EventBridge events reach this
 function through an SQS queue (each message body a notification, an EventBridge event or
 S3's test event); S3 Batch Operations invoke it directly, and direct S3 or EventBridge
-events (``sam local invoke``) work too.
+events (``sam local invoke``) work too. Only "Object Created" events are archived; other
+EventBridge detail-types ("Object Deleted"...) are acknowledged and ignored. An SES receipt
+rule's Lambda action (no mail content) is recognised and counted apart (vaultmail.misdirected).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -23,14 +26,20 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from vaultmail import delivery, runtime
+from vaultmail import queue_batch, runtime
 from vaultmail.errors import InvalidEvent
+from vaultmail.invocation import Invocation
 from vaultmail.jobs import Job, is_ses_setup_key
+from vaultmail.misdirected import is_ses_lambda_action, ses_lambda_action
 from vaultmail.s3 import ObjectRef
 from vaultmail.settings import get_settings
 
 logger, metrics = runtime.logger, runtime.metrics
 MALFORMED = (KeyError, TypeError, AttributeError, ValueError)  # what the data classes raise on odd input
+CREATED = "Object Created"
+# What any S3 bucket name can be (the legacy us-east-1 names included), as botocore checks it
+# before sending; a bucket ARN naming anything else can never be valid.
+BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
 def _job(
@@ -54,11 +63,15 @@ def _job(
 
 def _bridged_job(event: dict[str, Any]) -> Job | None:
     detail = S3EventBridgeNotificationEvent(event).detail
-    bridged = detail.object  # Powertools URL-decodes this key
-    # "version-id" is absent for unversioned buckets (Powertools' version_id would raise KeyError)
+    bridged = detail.object
+    # EventBridge carries the key raw, not URL-encoded as S3's notifications are (a "+" or "%"
+    # is part of the name; ev-events.html's examples, and S3's events as moto sends them to
+    # EventBridge): Powertools' S3EventBridgeNotificationObject.key decodes it anyway, so the
+    # key is read as sent. "version-id" is absent for unversioned buckets (Powertools'
+    # version_id would raise KeyError).
     return _job(
         detail.bucket.name,
-        bridged.key,
+        str(bridged["key"]),
         version=bridged.get("version-id"),
         etag=bridged.etag,
         size=bridged.size,
@@ -79,11 +92,18 @@ def _record_job(raw: dict[str, Any]) -> Job | None:
     )
 
 
-def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _notifications(event: dict[str, Any], invocation: Invocation) -> list[dict[str, Any]]:
     """Each record on its own: a malformed one is rejected for good, the others are archived."""
     parts: list[tuple[str, Any, Callable[[Any], Job | None]]]
     if event.get("Event") == "s3:TestEvent":  # what S3 sends when a notification is configured
         logger.info("skipped: s3:TestEvent")
+        return []
+    if is_ses_lambda_action(event):
+        return [ses_lambda_action(event, "s3_uploader")]
+    if "detail-type" in event and event.get("detail-type") != CREATED:
+        logger.info(
+            "ignored: an EventBridge event other than Object Created", extra={"type": event["detail-type"]}
+        )
         return []
     if "detail-type" in event:
         parts = [("eventbridge", event, _bridged_job)]
@@ -103,7 +123,8 @@ def _notifications(event: dict[str, Any]) -> list[dict[str, Any]]:
             # an SES S3 action that also notifies the SNS uploader, which knows the envelope
             logger.info("skipped: left to the SES notification (SES_KEY_PREFIXES)", extra={"key": job.s3.key})
         elif job is not None:
-            results.append(runtime.process(job).as_dict())  # transient errors raise: Lambda retries
+            # transient errors raise: the message returns to its queue (Lambda retries a direct event)
+            results.append(runtime.process(job, invocation).as_dict())
     return results
 
 
@@ -111,6 +132,14 @@ def _batch_job(batch: S3BatchOperationEvent) -> Job | None:
     task = batch.task
     try:
         args = (batch.job.user_arguments or {}) if batch.invocation_schema_version == "2.0" else {}
+        arn = task.s3_bucket_arn
+        if arn is not None and (not arn.startswith("arn:aws") or ":s3:::" not in arn):
+            raise InvalidEvent(f"the task's bucket ARN {arn[:100]!r} is not an S3 bucket ARN")
+        if not BUCKET_NAME.fullmatch(task.s3_bucket):
+            raise InvalidEvent(
+                f"the task's bucket {task.s3_bucket[:100]!r} can be no S3 bucket "
+                "(1 to 255 letters, digits, '.', '-' or '_')"
+            )
         return _job(
             task.s3_bucket,
             task.s3_key,
@@ -140,12 +169,12 @@ def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         runtime.start(context)
         return {"results": [runtime.reject("s3-batch", problem, what=event)]}
     try:
-        runtime.start(context)
+        invocation = runtime.start(context)
         job = _batch_job(batch)
         if job is None:
             code, detail = "Succeeded", "skipped: folder marker"
         else:
-            outcome = runtime.process(job)
+            outcome = runtime.process(job, invocation)
             archived = outcome.status == "archived"
             code = "Succeeded" if archived else "PermanentFailure"
             detail = str(outcome.upload_id) if archived else f"{outcome.reason}: {outcome.message}"
@@ -159,7 +188,7 @@ def _batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return response.asdict()
 
 
-def _queued(record: SQSRecord) -> None:
+def _queued(record: SQSRecord, invocation: Invocation) -> None:
     try:
         body = json.loads(record.body)
     except ValueError:
@@ -168,7 +197,7 @@ def _queued(record: SQSRecord) -> None:
         problem = InvalidEvent("a queued message that is not an S3 or EventBridge event")
         runtime.reject(f"sqs:{record.message_id}", problem, what=record.body)
         return
-    _notifications(body)
+    _notifications(body, invocation)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -176,7 +205,9 @@ def _queued(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "invocationSchemaVersion" in event:
         return _batch(event, context)
-    runtime.start(context)
-    if delivery.is_sqs(event):
-        return runtime.run_queued(event, context, _queued)
-    return {"results": _notifications(event)}
+    queued = queue_batch.is_sqs(event)
+    invocation = runtime.start(context, queued=queued)
+    if queued:
+        sqs, settings = runtime.boto3_client("sqs"), get_settings()
+        return dict(queue_batch.process(event, invocation, _queued, sqs=sqs, settings=settings))
+    return {"results": _notifications(event, invocation)}

@@ -695,7 +695,7 @@ def test_parameter_defaults_and_bounds() -> None:
     p = PARAMETERS
     assert p["LinkExpirySeconds"]["MaxValue"] == 7776000 and p["LinkExpirySeconds"]["Default"] == 1209600
     assert p["DownloadConcurrency"]["Default"] == 5 and "SigningSecretArn" not in p
-    assert p["SizeThresholdBytes"]["Default"] == 10485760
+    assert p["SizeThresholdBytes"]["Default"] == 40000000
     assert p["ScanSuffixes"]["Default"] == ".eml"
     assert p["LogLevel"]["Default"] == "INFO"
     for optional in (

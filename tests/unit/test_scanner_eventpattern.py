@@ -78,7 +78,7 @@ def deployed_pattern(**parameters: str) -> dict[str, Any]:
     return pattern
 
 
-def event(key: str = "mail/a.eml", size: int = 10 * MIB, bucket: str = "vaultmail-mail") -> dict[str, Any]:
+def event(key: str = "mail/a.eml", size: int = 40_000_000, bucket: str = "vaultmail-mail") -> dict[str, Any]:
     out = copy.deepcopy(CREATED)
     out["detail"]["bucket"]["name"] = bucket
     out["detail"]["object"].update(key=key, size=size)
@@ -86,10 +86,10 @@ def event(key: str = "mail/a.eml", size: int = 10 * MIB, bucket: str = "vaultmai
 
 
 def test_the_deployed_rule_matches_at_and_over_the_threshold_only() -> None:
-    pattern = deployed_pattern()  # the defaults: whole bucket, .eml, 10 MiB
-    assert pattern["detail"]["object"]["size"] == [{"numeric": [">=", 10 * MIB]}]
-    assert matches(pattern, event(size=10 * MIB)) and matches(pattern, event(size=10 * MIB + 1))
-    assert not matches(pattern, event(size=10 * MIB - 1))
+    pattern = deployed_pattern()  # the defaults: whole bucket, .eml, 40 MB (SES over SMTP and v2)
+    assert pattern["detail"]["object"]["size"] == [{"numeric": [">=", 40_000_000]}]
+    assert matches(pattern, event(size=40_000_000)) and matches(pattern, event(size=40_000_001))
+    assert not matches(pattern, event(size=40_000_000 - 1)) and not matches(pattern, event(size=10 * MIB))
     assert matches(pattern, event(key="x/Y.EML"))  # the scanner's suffixes are case-insensitive too
     assert not matches(pattern, event(key="mail/a.txt")) and not matches(pattern, event(key="mail/a.eml.tmp"))
     assert not matches(pattern, event(bucket="another-bucket"))
@@ -115,3 +115,24 @@ def test_several_prefixes_filter_by_prefix_and_other_bucket_names() -> None:
     assert everything["detail"]["object"]["key"] == [{"exists": True}] and matches(
         everything, event(key="x.bin")
     )
+
+
+def test_anything_but_a_prefix_or_any_of_a_list_of_prefixes() -> None:
+    # EventBridge's documented form takes one string; its matcher (aws/event-ruler) also a set
+    assert not matches({"k": [{"anything-but": {"prefix": "ses/"}}]}, {"k": "ses/a.eml"})
+    several = {"k": [{"anything-but": {"prefix": ["ses/", "in/"]}}]}
+    assert not matches(several, {"k": "in/a.eml"}) and matches(several, {"k": "out/a.eml"})
+    assert not matches(several, {"k": 5})  # a string matcher: strings only
+
+
+def test_mail_ses_received_never_reaches_the_scanner_when_the_whole_bucket_is_scanned() -> None:
+    one = deployed_pattern(SesKeyPrefixes="inbound/", SizeThresholdBytes="1000")
+    assert one["detail"]["object"]["key"] == [{"anything-but": {"prefix": "inbound/"}}]
+    assert not matches(one, event(key="inbound/a.eml", size=1000))
+    assert matches(one, event(key="outbound/a.eml", size=1000))
+    several = deployed_pattern(SesKeyPrefixes="inbound/,ses/", SizeThresholdBytes="1000")
+    assert several["detail"]["object"]["key"] == [{"anything-but": {"prefix": ["inbound/", "ses/"]}}]
+    assert not matches(several, event(key="ses/x.eml", size=1000))
+    # with ScanPrefixes the rule lists them; the scanner leaves SES's keys out itself
+    scoped = deployed_pattern(ScanPrefixes="mail/", ScanSuffixes="", SesKeyPrefixes="mail/in/")
+    assert scoped["detail"]["object"]["key"] == [{"prefix": "mail/"}]

@@ -16,7 +16,7 @@ def test_defaults_and_lists() -> None:
     assert s.primary_domains == ("acme.com", "example.org")
     assert s.scan_prefixes == ("a/", "b/")
     assert s.scan_suffixes == (".eml",)
-    assert s.size_threshold_bytes == 10_485_760
+    assert s.size_threshold_bytes == 40_000_000  # SES over SMTP and its v2 API; 10485760 for v1 senders
     assert s.link_expiry_seconds == 1_209_600 and s.link_base_url is None
 
 

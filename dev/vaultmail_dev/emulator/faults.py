@@ -3,6 +3,8 @@
 A rule answers an error (``status``, ``code``, ``retryAfter``), resets the connection
 (``action: reset``, optionally after ``afterBytes`` of the body) or delays the answer
 (``action: delay``), for the next ``times`` requests to its target (``uploads`` or ``slot``).
+With ``vault`` (uploads only) it applies only to slot requests naming that vault: one vault (a
+bad shard) failing while the others are served.
 With ``afterStore`` (slot only) the slot stores the mail first and then misbehaves: the answer
 is lost (a reset, a delay past the client's read timeout) or an error, though the mail is stored.
 """
@@ -29,6 +31,7 @@ class FaultRule:
     seconds: float = 0.0
     after_bytes: int = 0  # reset: request body bytes read before the reset
     after_store: bool = False  # slot: store the mail, then apply the rule instead of answering
+    vault: str | None = None  # uploads: only slot requests that name this vault
 
     @classmethod
     def from_json(cls, data: Any) -> FaultRule:
@@ -50,6 +53,7 @@ class FaultRule:
             "seconds",
             "afterBytes",
             "afterStore",
+            "vault",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -65,6 +69,7 @@ class FaultRule:
             seconds=data.get("seconds", 0.0),
             after_bytes=data.get("afterBytes", 0),
             after_store=data.get("afterStore", False),
+            vault=data.get("vault"),
         )
         rule.validate()
         return rule
@@ -92,6 +97,8 @@ class FaultRule:
             raise ValueError("afterStore must be true or false")
         if self.after_store and (self.target != "slot" or self.after_bytes):
             raise ValueError("afterStore applies to the slot target, without afterBytes")
+        if self.vault is not None and (self.target != "uploads" or not isinstance(self.vault, str)):
+            raise ValueError("vault (a string) applies to the uploads target")
         for name in ("code", "message"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string")
@@ -112,6 +119,8 @@ class FaultRule:
             data["afterBytes"] = self.after_bytes
         if self.after_store:
             data["afterStore"] = True
+        if self.vault is not None:
+            data["vault"] = self.vault
         return data
 
     def error(self, target: Target) -> ApiError:

@@ -14,7 +14,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, quote, urlsplit
@@ -276,10 +276,10 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.close()
         raise Aborted
 
-    def _apply_fault(self, target: Target) -> FaultRule | None:
+    def _apply_fault(self, target: Target, vaults: Sequence[str] | None = None) -> FaultRule | None:
         """Apply the fault rule this request takes, if any; an ``afterStore`` rule is returned,
-        to be applied (``_fault``) once the mail is stored."""
-        rule = self.emulator.hit(target)
+        to be applied (``_fault``) once the mail is stored. ``vaults``: the rules for a vault."""
+        rule = self.emulator.hit(target, vaults)
         if rule is None:
             return None
         if rule.after_store:
@@ -315,6 +315,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = read_all(self.body_reader, MAX_JSON_BYTES)
         request = parse_slot_request(raw, self.headers.get(IDEMPOTENCY_HEADER))
         vaults = check_vaults(request, emulator.domains)
+        self._apply_fault("uploads", vaults)  # a rule for one vault: that vault's shard fails
         self.send_json(201, emulator.issue(request, vaults, self._base_url()))
 
     # -- step 2

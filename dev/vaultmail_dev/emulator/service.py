@@ -189,12 +189,15 @@ class Emulator:
         if given is None or not hmac.compare_digest(given.encode(), self._api_key.encode()):
             raise ApiError(401, "Unauthorized", "missing or invalid API key")
 
-    def hit(self, target: Target) -> FaultRule | None:
-        """Count a request and take the first fault rule that applies to it."""
+    def hit(self, target: Target, vaults: Sequence[str] | None = None) -> FaultRule | None:
+        """Count a request and take the first fault rule that applies to it; with ``vaults``
+        (a slot request read, already counted), the first rule for one of those vaults."""
         with self._lock:
-            self._hits[target] += 1
+            if vaults is None:
+                self._hits[target] += 1
             for index, rule in enumerate(self._faults):
-                if rule.target == target:
+                wanted = rule.vault is None if vaults is None else rule.vault in vaults
+                if rule.target == target and wanted:
                     rule.times -= 1
                     if rule.times <= 0:
                         del self._faults[index]

@@ -157,6 +157,17 @@ class UploadClient:
         finally:
             self.max_attempts, self.max_wait, self.backoff_cap = saved
 
+    @contextlib.contextmanager
+    def deadline(self, time_left: Callable[[], float | None] | None) -> Iterator[None]:
+        """Inside the block, ``time_left`` bounds the retries (see ``__init__``): one invocation's
+        deadline, handed down with it, for a client cached across invocations."""
+        saved = self._time_left
+        self._time_left = time_left
+        try:
+            yield
+        finally:
+            self._time_left = saved
+
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After, else capped full jitter."""
         if retry_after is not None:

@@ -106,6 +106,9 @@ class UploadFailed(VaultmailError):
         # which step failed ("slot request" or "upload"), set by the client: only a failed slot
         # request tells of the API as a whole; a refused upload may be this one mail's own
         self.step: str | None = None
+        # the vaults of the mail that failed (set by the uploader once it knows them): two mails
+        # of one bad vault failing alike tell of that vault, not of the API (queue_batch.OutageWatch)
+        self.vaults: tuple[str, ...] = ()
 
 
 class ApiKeyRefused(UploadFailed):

@@ -1,9 +1,11 @@
 """What the Lambda handlers share: Powertools Logger and Metrics, cached clients, idempotency.
 
-Handlers stay short: parse the event with Powertools' data classes, turn it into Jobs,
-call :func:`process` for each (or :func:`reject` for what is not a mail event), and let
-transient errors raise. Nothing here does work at import time beyond creating the Logger
-and Metrics objects; clients are made on first use.
+Handlers stay short: :func:`start` gives them the :class:`~vaultmail.invocation.Invocation`
+(a value handed down, never kept here); they parse the event with Powertools' data classes,
+turn it into Jobs, call :func:`process` for each with the invocation (or :func:`reject` for
+what is not a mail event), and let transient errors raise. An SQS batch goes through
+:mod:`vaultmail.queue_batch` first. Nothing here does work at import time beyond creating the
+Logger and Metrics objects; clients are made on first use, and cached per execution environment.
 
 Outcomes are stored by Powertools Idempotency and counted (metrics) only by the invocation
 that produced them; a duplicate, retried or replayed event logs the stored outcome again
@@ -16,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from .errors import ApiKeyRefused, VaultmailError
+from .invocation import Invocation
+from .secrets import forget_api_key
 from .settings import get_settings
 
 if TYPE_CHECKING:  # the uploaders' modules (and requests) load on first use, not for the scanner
@@ -51,10 +55,6 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "vaultmail"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Vaultmail"))
 copy_config_to_registered_loggers(source_logger=logger, include={"vaultmail"})
 
-# Set when the API refused the key: the next uploader() reads the secret again, bypassing
-# Powertools' cache (otherwise the refused key would be served for SECRET_MAX_AGE seconds).
-_key_refused = {"refetch": False}
-
 
 def boto3_client(service: str) -> Any:
     import boto3
@@ -77,22 +77,11 @@ def uploader() -> Uploader:
 
     settings = get_settings()
     settings.require("primary_domains", "api_endpoint_url")
-    key = api_key(settings, force_fetch=_key_refused["refetch"])
-    _key_refused["refetch"] = False
-    client = UploadClient.from_settings(settings, key, time_left=_time_left)
+    client = UploadClient.from_settings(settings, api_key(settings))
     return Uploader(settings, client, boto3_client("s3"))
 
 
-# The invocation being served (``start``): its deadline bounds the upload client's retries.
-_invocation: dict[str, Any] = {"context": None, "queued": False}
 AFTER_UPLOAD_SECONDS = 10.0  # kept for recording the outcome and tagging the object
-
-
-def _time_left() -> float | None:
-    context = _invocation["context"]
-    if context is None:
-        return None
-    return float(context.get_remaining_time_in_millis()) / 1000 - AFTER_UPLOAD_SECONDS
 
 
 @cache
@@ -116,47 +105,40 @@ def _idempotent_run() -> Any:
     return run_once, config
 
 
-def start(context: Any) -> None:
-    """Call at the start of each invocation (idempotency needs the remaining time)."""
+def start(context: Any, *, queued: bool = False) -> Invocation:
+    """Call at the start of each invocation (idempotency needs the remaining time); the
+    invocation to hand down to :func:`process`. ``queued``: the event is an SQS batch."""
     try:
         _, config = _idempotent_run()
     except Exception as exc:
         failed(exc)
         raise
     config.register_lambda_context(context)
-    _invocation["context"] = context
+    return Invocation(context, queued=queued)
 
 
-@contextlib.contextmanager
-def queued() -> Iterator[None]:
-    """Inside the block, uploads use the short retry budget of queued mails (``QUEUED_*``)."""
-    _invocation["queued"] = True
-    try:
-        yield
-    finally:
-        _invocation["queued"] = False
-
-
-def run_queued(event: dict[str, Any], context: Any, handle: Callable[[Any], None]) -> dict[str, Any]:
-    """An SQS batch (``vaultmail.delivery``): each message through ``handle``, the partial batch
-    response answered, failed messages delayed in their queue."""
-    from . import delivery
-
-    with queued():
-        return delivery.run(event, context, handle, sqs=boto3_client("sqs"), settings=get_settings())
-
-
-def _run(job: Job) -> Outcome:
+def _run(job: Job, invocation: Invocation) -> Outcome:
+    """Upload within the invocation's deadline; a queued mail with the short budget (``QUEUED_*``),
+    a probe (the API suspected down) with one attempt."""
     up = uploader()
-    if not _invocation["queued"]:
-        return up.run(job)
-    with up.client.budget(
-        max_attempts=QUEUED_ATTEMPTS, max_wait=QUEUED_MAX_WAIT, backoff_cap=QUEUED_BACKOFF_CAP
-    ):
+
+    def time_left() -> float | None:
+        left = invocation.seconds_left()
+        return None if left is None else left - AFTER_UPLOAD_SECONDS
+
+    with contextlib.ExitStack() as limits:
+        limits.enter_context(up.client.deadline(time_left))
+        if invocation.queued:
+            attempts = 1 if invocation.probe else QUEUED_ATTEMPTS
+            limits.enter_context(
+                up.client.budget(
+                    max_attempts=attempts, max_wait=QUEUED_MAX_WAIT, backoff_cap=QUEUED_BACKOFF_CAP
+                )
+            )
         return up.run(job)
 
 
-def process(job: Job) -> Outcome:
+def process(job: Job, invocation: Invocation) -> Outcome:
     """Archive one job exactly once; record the outcome; re-raise transient and unexpected errors.
 
     The S3 object is pinned (HEAD) before the job is keyed, so the key names the bytes (version
@@ -177,7 +159,7 @@ def process(job: Job) -> Outcome:
     except Exception as exc:
         failed(exc)
         raise
-    return _once(job.idempotency_key(), lambda: _run(job))
+    return _once(job.idempotency_key(), lambda: _run(job, invocation))
 
 
 def reject(origin: str, exc: VaultmailError, *, what: Any = None) -> dict[str, Any]:
@@ -248,8 +230,10 @@ def failed(exc: BaseException) -> None:
         exc_info=not isinstance(exc, VaultmailError),  # unexpected: its traceback, for the bug report
     )
     if isinstance(exc, ApiKeyRefused):
-        _key_refused["refetch"] = True  # read the secret again (it may have been fixed) ...
-        uploader.cache_clear()  # ... when the next job builds the upload client
+        # the next job builds the upload client again, with the secret read again (it may have
+        # been fixed), not served from Powertools' cache for up to SECRET_MAX_AGE seconds
+        forget_api_key()
+        uploader.cache_clear()
 
 
 def why(exc: BaseException) -> str:
@@ -286,8 +270,6 @@ def reset() -> None:
     """Forget cached settings, clients and the API key (tests and local runs that change the env)."""
     get_settings.cache_clear()
     uploader.cache_clear()
-    _key_refused["refetch"] = False
-    _invocation["context"] = None
-    _invocation["queued"] = False
+    forget_api_key()
     _idempotent_run.cache_clear()
     _clients.cache_clear()

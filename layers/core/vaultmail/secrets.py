@@ -10,19 +10,17 @@ from .settings import Settings
 SECRET_MAX_AGE = 300  # seconds a fetched key is cached in the execution environment
 
 
-def api_key(settings: Settings, *, force_fetch: bool = False) -> str:
+def api_key(settings: Settings) -> str:
     """The key from API_KEY_SECRET_ARN (a plain string or JSON ``{"apiKey": ...}``), else API_KEY.
 
-    ``force_fetch`` skips Powertools' cache (after the API refused the cached key, so that a
-    rotated or corrected secret is used at once, not up to SECRET_MAX_AGE seconds later).
+    Cached for SECRET_MAX_AGE seconds; :func:`forget_api_key` drops it after the API refused
+    it, so that a rotated or corrected secret is used at once.
     """
     if settings.api_key_secret_arn:
         from aws_lambda_powertools.utilities import parameters
 
         try:
-            value = parameters.get_secret(
-                settings.api_key_secret_arn, max_age=SECRET_MAX_AGE, force_fetch=force_fetch
-            )
+            value = parameters.get_secret(settings.api_key_secret_arn, max_age=SECRET_MAX_AGE)
         except parameters.exceptions.GetParameterError as exc:
             raise ConfigurationError(
                 f"cannot read the API key secret {settings.api_key_secret_arn}: {type(exc).__name__}"
@@ -60,3 +58,12 @@ def _key_from_secret(value: str) -> str:
     if not text:
         raise ConfigurationError("the API key secret is empty")
     return text
+
+
+def forget_api_key() -> None:
+    """Drop the cached secret (the API refused the key): the next :func:`api_key` reads it again."""
+    import sys
+
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:  # nothing cached if Powertools Parameters never loaded
+        parameters.clear_caches()

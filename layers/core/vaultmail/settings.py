@@ -16,7 +16,10 @@ from .errors import ConfigurationError
 from .pointers import Location, parse_locations
 
 MAX_MAIL_BYTES = 52_428_800  # Active Store limit (50 MB), checked before any request
-DEFAULT_SIZE_THRESHOLD = 10_485_760  # SES v1 message size limit (10 MiB)
+# SES refuses messages over 40 MB sent over SMTP or its v2 API (since 2022); senders on its v1
+# API (SendRawEmail) are limited to 10 MiB and set SIZE_THRESHOLD_BYTES=10485760.
+# https://docs.aws.amazon.com/ses/latest/dg/quotas.html
+DEFAULT_SIZE_THRESHOLD = 40_000_000
 DEFAULT_LINK_EXPIRY = 1_209_600  # 14 days (SES Woomera's users asked for 14)
 MAX_LINK_EXPIRY = 7_776_000  # 90 days: a link item's lifetime (the download function re-signs each click)
 DEFAULT_MAX_NOTICE_RECIPIENTS = 100  # a mail with more recipients is not notified (reported instead)

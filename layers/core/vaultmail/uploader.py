@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from . import s3
-from .archive import archive
+from .archive import UploadPlan, archive
 from .client import UploadClient
-from .errors import VaultmailError
+from .errors import UploadFailed, VaultmailError
 from .headers import domain_key
 from .jobs import Job
 from .settings import Settings
@@ -80,6 +80,7 @@ class Uploader:
 
     def run(self, job: Job) -> Outcome:
         size: int | None = None
+        planned: list[UploadPlan] = []
         try:
             source = self.source(job)
             size = source.size
@@ -90,9 +91,12 @@ class Uploader:
                 client=self.client,
                 recipients=recipients or None,
                 sender=job.sender,
+                on_plan=planned.append,
             )
         except VaultmailError as exc:
             if exc.transient:
+                if isinstance(exc, UploadFailed) and planned:
+                    exc.vaults = planned[0].selection.vaults
                 raise
             outcome = Outcome(job.origin, "rejected", size=size, reason=exc.reason, message=exc.message)
             if not isinstance(exc, s3.MailGone):  # gone: the object at that key now is another mail

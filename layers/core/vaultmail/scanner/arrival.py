@@ -10,6 +10,10 @@
 * The sweep's continuation: a message ``{"vaultmail": "continue-sweep"}`` a cut sweep puts
   on the same queue, so that the next invocation resumes from the cursor at once.
 
+Only "Object Created" events are the scanner's (:func:`is_other_s3_event` tells the rest,
+"Object Deleted" and the like, to be acknowledged); keys under SES_KEY_PREFIXES (mail SES
+received, hence delivered) are never notified on either path.
+
 A failure that is worth retrying raises :class:`ArrivalFailed`, so that the record returns
 to its queue (the partial batch response) and, after its last try, to the dead-letter queue;
 the claim was released as ``failed``, so the backstop sweep finds the mail as well.
@@ -34,7 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .. import s3 as s3io
 from ..errors import InvalidEvent, StorageError, VaultmailError
 from .core import Scanner
-from .plan import Listed
+from .plan import Listed, received_by_ses
 from .stats import ScanResult
 
 log = logging.getLogger("vaultmail.scanner")
@@ -67,16 +71,23 @@ def request_continuation(sqs: Any, queue_url: str, result: ScanResult) -> None:
         raise StorageError(f"could not queue the sweep's continuation: {type(exc).__name__}: {exc}") from exc
 
 
+def is_other_s3_event(event: Mapping[str, Any]) -> bool:
+    """An S3 event through EventBridge other than "Object Created" ("Object Deleted"...)."""
+    return event.get("source") == "aws.s3" and event.get("detail-type") not in (None, "Object Created")
+
+
 def object_created(event: Mapping[str, Any]) -> tuple[str, Listed]:
     """The bucket and object of an EventBridge "Object Created" event (InvalidEvent if it is not one)."""
     try:
         if event.get("detail-type") != "Object Created" or event.get("source") != "aws.s3":
             raise ValueError(f"detail-type {event.get('detail-type')!r} from {event.get('source')!r}")
         detail = S3EventBridgeNotificationEvent(dict(event)).detail
-        obj = detail.object  # Powertools URL-decodes the key
+        # EventBridge carries the key raw (ev-events.html), unlike S3's notifications: Powertools'
+        # S3EventBridgeNotificationObject.key URL-decodes it anyway, so it is read as sent
+        obj = detail.object
         when = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
         return detail.bucket.name, Listed(
-            key=obj.key, size=int(obj.size or 0), etag=str(obj.etag or ""), last_modified=when
+            key=str(obj["key"]), size=int(obj.size or 0), etag=str(obj.etag or ""), last_modified=when
         )
     except MALFORMED as exc:
         raise InvalidEvent(f"not an S3 Object Created event ({type(exc).__name__}: {exc})") from None
@@ -91,6 +102,9 @@ def notify_arrival(
         log.warning(
             "arrival event of a bucket this scanner does not scan", extra={"bucket": bucket, "key": obj.key}
         )
+        return ScanResult(scanner.bucket, ())
+    if received_by_ses(obj.key, scanner.settings.ses_key_prefixes):
+        log.info("not scanned: mail SES received (SES_KEY_PREFIXES)", extra={"key": obj.key})
         return ScanResult(scanner.bucket, ())
     result = scanner.notify_object(obj, remaining_ms=remaining_ms)
     if result.halted or result.any_failed:
@@ -113,6 +127,13 @@ def batch_operation(
     try:
         if task.s3_bucket != scanner.bucket:
             raise InvalidEvent(f"bucket {task.s3_bucket} is not the scanned bucket {scanner.bucket}")
+        if received_by_ses(task.s3_key, scanner.settings.ses_key_prefixes):
+            response.add_result(
+                S3BatchOperationResponseRecord(
+                    task.task_id, "Succeeded", "not scanned: under SES_KEY_PREFIXES"
+                )
+            )
+            return response.asdict(), None
         meta = s3io.head(scanner.s3, s3io.ObjectRef(task.s3_bucket, task.s3_key))
         obj = Listed(key=task.s3_key, size=int(meta.size or 0), etag=str(meta.etag or ""))
         result = scanner.notify_object(obj, remaining_ms=remaining_ms)

@@ -61,6 +61,12 @@ def matches(key: str, suffixes: Sequence[str]) -> bool:
     return any(lowered.endswith(s.lower()) for s in suffixes)
 
 
+def received_by_ses(key: str, ses_prefixes: Sequence[str]) -> bool:
+    """Under one of ``SES_KEY_PREFIXES``: mail an SES receipt rule wrote, so mail SES received,
+    hence delivered. Never scanned, whatever its size (the scanner is for mail SES never sent)."""
+    return any(key.startswith(p) for p in ses_prefixes if p)
+
+
 def in_prefixes(key: str, prefixes: Sequence[str]) -> bool:
     """Under one of the scanned prefixes (none, or an empty one: the whole bucket)."""
     return not prefixes or any(key.startswith(p) for p in prefixes)
@@ -75,9 +81,12 @@ def before(obj: Listed, watermark: float | None) -> bool:
     return watermark is not None and 0 < obj.last_modified < watermark
 
 
-def _candidate(obj: Listed, suffixes: Sequence[str], threshold: int, watermark: float | None) -> bool:
+def _candidate(
+    obj: Listed, suffixes: Sequence[str], threshold: int, watermark: float | None, skip: Sequence[str]
+) -> bool:
     return (
         matches(obj.key, suffixes)
+        and not received_by_ses(obj.key, skip)
         and is_oversize(obj, threshold)
         and obj.storage_class not in COLD_CLASSES
         and not before(obj, watermark)
@@ -91,10 +100,14 @@ def candidate_ids(
     suffixes: Sequence[str],
     threshold: int,
     watermark: float | None = None,
+    skip_prefixes: Sequence[str] = (),
 ) -> list[str]:
-    """The state ids to look up for a listing page: its oversize mail objects after the watermark."""
+    """The state ids to look up for a listing page: its oversize mail objects after the watermark
+    (none under ``skip_prefixes``, the SES_KEY_PREFIXES: see :func:`received_by_ses`)."""
     return [
-        notice_id(bucket, o.key, o.etag) for o in objects if _candidate(o, suffixes, threshold, watermark)
+        notice_id(bucket, o.key, o.etag)
+        for o in objects
+        if _candidate(o, suffixes, threshold, watermark, skip_prefixes)
     ]
 
 
@@ -108,10 +121,12 @@ def plan(
     now: float,
     assume_notified: Container[str] = frozenset(),
     watermark: float | None = None,
+    skip_prefixes: Sequence[str] = (),
 ) -> list[Decision]:
     """What to do with each object of a listing page, in listing order.
 
-    ``ignore``: not a mail object (folder marker, other suffix); ``small``: under the
+    ``ignore``: not a mail object (folder marker, other suffix), or mail SES received (under
+    ``skip_prefixes``, the SES_KEY_PREFIXES); ``small``: under the
     threshold; ``cold``: oversize but in an archive storage class; ``seen``: modified
     before ``watermark``, so an earlier completed sweep decided it (no state lookup);
     ``notified``: the state table (or ``assume_notified``, keys from a Woomera file in a dry
@@ -121,7 +136,7 @@ def plan(
     """
     out: list[Decision] = []
     for obj in objects:
-        if not matches(obj.key, suffixes):
+        if not matches(obj.key, suffixes) or received_by_ses(obj.key, skip_prefixes):
             out.append(Decision(obj, "ignore"))
         elif not is_oversize(obj, threshold):
             out.append(Decision(obj, "small"))

@@ -51,7 +51,8 @@ def rule(s: Settings) -> str:
     """The settings a watermark is valid under: what decides whether a mail is to be notified."""
     suffixes = ",".join(sorted(x.lower() for x in s.scan_suffixes))
     domains = ",".join(s.allowed_recipient_domains)
-    return f"{s.size_threshold_bytes}|{suffixes}|{domains}|{s.max_notice_recipients}"
+    ses = ",".join(sorted(s.ses_key_prefixes))  # a prefix no longer SES's must be swept again
+    return f"{s.size_threshold_bytes}|{suffixes}|{domains}|{s.max_notice_recipients}|{ses}"
 
 
 class Loop:
@@ -96,6 +97,7 @@ class Loop:
             now=self.cfg.clock(),
             assume_notified=self.cfg.assume_notified,
             watermark=watermark,
+            skip_prefixes=s.ses_key_prefixes,
         )
 
     # -- the arrival path ----------------------------------------------------------------------
@@ -211,6 +213,7 @@ class Loop:
             suffixes=s.scan_suffixes,
             threshold=s.size_threshold_bytes,
             watermark=watermark,
+            skip_prefixes=s.ses_key_prefixes,
         )
         return self.lookup(ids) if (self.lookup is not None and ids) else {}
 
