@@ -90,9 +90,15 @@ def test_the_deployed_rule_matches_at_and_over_the_threshold_only() -> None:
     assert pattern["detail"]["object"]["size"] == [{"numeric": [">=", 40_000_000]}]
     assert matches(pattern, event(size=40_000_000)) and matches(pattern, event(size=40_000_001))
     assert not matches(pattern, event(size=40_000_000 - 1)) and not matches(pattern, event(size=10 * MIB))
-    assert matches(pattern, event(key="x/Y.EML"))  # the scanner's suffixes are case-insensitive too
-    assert not matches(pattern, event(key="mail/a.txt")) and not matches(pattern, event(key="mail/a.eml.tmp"))
+    assert matches(pattern, event(key="x/Y.EML"))
+    # SesKeyPrefixes defaults to ses/: mail SES received (so delivered) never wakes the scanner;
+    # EventBridge cannot AND two conditions on one field, so the suffix is the scanner's to check
+    assert pattern["detail"]["object"]["key"] == [{"anything-but": {"prefix": "ses/"}}]
+    assert not matches(pattern, event(key="ses/abc123")) and not matches(pattern, event(key="ses/x.eml"))
     assert not matches(pattern, event(bucket="another-bucket"))
+    no_ses = deployed_pattern(SesKeyPrefixes="")
+    assert matches(no_ses, event(key="x/Y.EML"))  # the scanner's suffixes are case-insensitive too
+    assert not matches(no_ses, event(key="mail/a.txt")) and not matches(no_ses, event(key="mail/a.eml.tmp"))
     other = copy.deepcopy(event())
     other["detail-type"] = "Object Deleted"
     assert not matches(pattern, other)
@@ -111,7 +117,7 @@ def test_several_prefixes_filter_by_prefix_and_other_bucket_names() -> None:
     assert pattern["detail"]["object"]["key"] == [{"prefix": "a/"}, {"prefix": "b/"}]
     assert matches(pattern, event(key="b/x.msg", bucket="ext-bucket"))
     assert not matches(pattern, event(key="c/x.eml", bucket="ext-bucket"))
-    everything = deployed_pattern(ScanSuffixes="")
+    everything = deployed_pattern(ScanSuffixes="", SesKeyPrefixes="")
     assert everything["detail"]["object"]["key"] == [{"exists": True}] and matches(
         everything, event(key="x.bin")
     )
