@@ -90,15 +90,12 @@ def test_the_deployed_rule_matches_at_and_over_the_threshold_only() -> None:
     assert pattern["detail"]["object"]["size"] == [{"numeric": [">=", 40_000_000]}]
     assert matches(pattern, event(size=40_000_000)) and matches(pattern, event(size=40_000_001))
     assert not matches(pattern, event(size=40_000_000 - 1)) and not matches(pattern, event(size=10 * MIB))
-    assert matches(pattern, event(key="x/Y.EML"))
-    # SesKeyPrefixes defaults to ses/: mail SES received (so delivered) never wakes the scanner;
-    # EventBridge cannot AND two conditions on one field, so the suffix is the scanner's to check
-    assert pattern["detail"]["object"]["key"] == [{"anything-but": {"prefix": "ses/"}}]
-    assert not matches(pattern, event(key="ses/abc123")) and not matches(pattern, event(key="ses/x.eml"))
+    assert matches(pattern, event(key="x/Y.EML"))  # the scanner's suffixes are case-insensitive too
+    assert not matches(pattern, event(key="mail/a.txt")) and not matches(pattern, event(key="mail/a.eml.tmp"))
+    # SesKeyPrefixes defaults to ses/, where an SES S3 action writes <prefix><message id>: no
+    # suffix, so mail SES received (so delivered) never wakes the scanner
+    assert not matches(pattern, event(key="ses/0o3vrnil0e2ic28trm7dfhrc2v0cnbp0g1"))
     assert not matches(pattern, event(bucket="another-bucket"))
-    no_ses = deployed_pattern(SesKeyPrefixes="")
-    assert matches(no_ses, event(key="x/Y.EML"))  # the scanner's suffixes are case-insensitive too
-    assert not matches(no_ses, event(key="mail/a.txt")) and not matches(no_ses, event(key="mail/a.eml.tmp"))
     other = copy.deepcopy(event())
     other["detail-type"] = "Object Deleted"
     assert not matches(pattern, other)
@@ -132,11 +129,14 @@ def test_anything_but_a_prefix_or_any_of_a_list_of_prefixes() -> None:
 
 
 def test_mail_ses_received_never_reaches_the_scanner_when_the_whole_bucket_is_scanned() -> None:
-    one = deployed_pattern(SesKeyPrefixes="inbound/", SizeThresholdBytes="1000")
+    one = deployed_pattern(SesKeyPrefixes="inbound/", ScanSuffixes="", SizeThresholdBytes="1000")
     assert one["detail"]["object"]["key"] == [{"anything-but": {"prefix": "inbound/"}}]
     assert not matches(one, event(key="inbound/a.eml", size=1000))
     assert matches(one, event(key="outbound/a.eml", size=1000))
-    several = deployed_pattern(SesKeyPrefixes="inbound/,ses/", SizeThresholdBytes="1000")
+    # with suffixes, the suffix leaves SES's objects (<prefix><message id>) out
+    suffixed = deployed_pattern(SesKeyPrefixes="inbound/", SizeThresholdBytes="1000")
+    assert not matches(suffixed, event(key="inbound/0o3vrnil0e2ic28trm7dfhrc2v0c", size=1000))
+    several = deployed_pattern(SesKeyPrefixes="inbound/,ses/", ScanSuffixes="", SizeThresholdBytes="1000")
     assert several["detail"]["object"]["key"] == [{"anything-but": {"prefix": ["inbound/", "ses/"]}}]
     assert not matches(several, event(key="ses/x.eml", size=1000))
     # with ScanPrefixes the rule lists them; the scanner leaves SES's keys out itself
