@@ -1,6 +1,6 @@
 """Settings: one frozen dataclass, read once from the environment.
 
-The environment names are fixed by the product design (the README's Settings table lists
+The environment names are fixed by the product design (docs/settings.md lists
 them). Nothing else in the package reads ``os.environ`` (boto3 itself reads
 ``AWS_ENDPOINT_URL`` and the region).
 """
@@ -59,7 +59,7 @@ def _domains(value: str | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the environment names of the README's Settings table."""
+    """Everything configurable, with the environment names of docs/settings.md."""
 
     primary_domains: tuple[str, ...] = ()
     api_endpoint_url: str | None = None
@@ -87,7 +87,7 @@ class Settings:
     ses_key_prefixes: tuple[str, ...] = ()
     # Where an SNS message may point (bucket/prefix); none: every S3 pointer is refused.
     pointer_locations: tuple[Location, ...] = ()
-    # HTTP client tuning (not in design.md's fixed list; documented in the README).
+    # HTTP client tuning (not in design.md's fixed list; documented in docs/settings.md).
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     max_attempts: int = 5
