@@ -8,6 +8,7 @@ built the way the local stack builds it, with IAM enforced, whatever moto is ins
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,9 +37,15 @@ def role_s3(aws_env: dict[str, str], moto_server: servers.MotoHandle) -> Iterato
     for name in (BUCKET, OTHER):
         s3.create_bucket(Bucket=name)
         s3.put_object(Bucket=name, Key="in/a.eml", Body=b"Subject: x\r\n\r\nbody\r\n")
-    iam_client, sts = boto3.client("iam"), boto3.client("sts")
     documents = iam.function_policies([{"Statement": STATEMENTS}], lambda value: value)
-    creds = iam.role_credentials(iam_client, sts, "vaultmail-iam-check", documents, "123456789012")
+    with enforced_s3(moto_server, "vaultmail-iam-check", documents) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def enforced_s3(moto_server: servers.MotoHandle, role: str, documents: list[Any]) -> Iterator[Any]:
+    """An S3 client with the credentials of role ``role`` (``documents``), IAM enforced inside."""
+    creds = iam.role_credentials(boto3.client("iam"), boto3.client("sts"), role, documents, "123456789012")
     client = boto3.client(
         "s3",
         aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
@@ -124,20 +131,8 @@ def sns_uploader_s3(aws_env: dict[str, str], moto_server: servers.MotoHandle) ->
     resolver = Resolver(template, {"PayloadBucketName": "vaultmail-local-payloads"})
     resolver.physical["MailBucket"] = {"Ref": BUCKET, "Arn": f"arn:aws:s3:::{BUCKET}"}
     documents = iam.function_policies(iam.role_documents(template, "SnsUploaderFunction"), resolver.value)
-    creds = iam.role_credentials(
-        boto3.client("iam"), boto3.client("sts"), "vaultmail-sns", documents, "123456789012"
-    )
-    client = boto3.client(
-        "s3",
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=creds["AWS_SESSION_TOKEN"],
-    )
-    previous = iam.set_enforcement(moto_server.url, 0)
-    try:
+    with enforced_s3(moto_server, "vaultmail-sns", documents) as client:
         yield client
-    finally:
-        iam.set_enforcement(moto_server.url, previous)
 
 
 def test_the_sns_uploaders_role_reads_the_pointer_locations_and_nothing_else(sns_uploader_s3: Any) -> None:
