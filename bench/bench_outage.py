@@ -28,6 +28,7 @@ from samcli.yamlhelper import yaml_parse
 
 from vaultmail import backoff
 from vaultmail.settings import Settings
+from vaultmail_dev.cfn import function_properties
 from vaultmail_dev.mails import mail
 from vaultmail_dev.stack import LocalStack
 
@@ -47,15 +48,13 @@ def tolerance_from_template() -> dict[str, Any]:
     for name, res in resources.items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
-        for event in (res["Properties"].get("Events") or {}).values():
+        function = function_properties(template, name)  # Globals merged, as SAM does
+        for event in (function.get("Events") or {}).values():
             if event["Type"] != "SQS":
                 continue
             queue = resources[event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
-            env = {
-                k: str(v)
-                for k, v in res["Properties"]["Environment"]["Variables"].items()
-                if not isinstance(v, dict)
-            }
+            variables = function["Environment"]["Variables"]
+            env = {k: str(v) for k, v in variables.items() if not isinstance(v, dict)}
             settings = Settings.from_env(env)
             receives = int(queue["RedrivePolicy"]["maxReceiveCount"])
             seconds = backoff.tolerance(

@@ -97,3 +97,37 @@ class Resolver:
         if fn == "Fn::Split":
             return str(self.value(arg[1])).split(arg[0])
         return {k: self.value(v) for k, v in node.items()}
+
+
+# SAM's merge of Globals into a resource ("Globals section of the AWS SAM template",
+# https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-specification-template-anatomy-globals.html,
+# "Overridable"): a primitive or an intrinsic function is the resource's own if it has one; maps
+# (Environment.Variables) merge key by key; lists are the global items then the resource's,
+# except those SAM replaces (its globals.py: Function.Architectures).
+_REPLACED_LISTS = frozenset({"Architectures"})
+
+
+def _is_intrinsic(node: Any) -> bool:
+    if not isinstance(node, dict) or len(node) != 1:
+        return False
+    (key,) = node
+    return key in {"Ref", "Condition"} or str(key).startswith("Fn::")
+
+
+def _merge(glob: Any, local: Any, path: str = "") -> Any:
+    if isinstance(glob, dict) and isinstance(local, dict) and not _is_intrinsic(glob) | _is_intrinsic(local):
+        merged = dict(glob)
+        for name, value in local.items():
+            merged[name] = _merge(glob[name], value, f"{path}.{name}".lstrip(".")) if name in glob else value
+        return merged
+    if isinstance(glob, list) and isinstance(local, list) and path not in _REPLACED_LISTS:
+        return [*glob, *local]
+    return local
+
+
+def function_properties(template: dict[str, Any], logical: str) -> dict[str, Any]:
+    """A function's properties with the template's Globals.Function merged in, as SAM does."""
+    glob = (template.get("Globals") or {}).get("Function") or {}
+    local = template["Resources"][logical].get("Properties") or {}
+    merged: dict[str, Any] = _merge(glob, local)
+    return merged

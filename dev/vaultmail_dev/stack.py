@@ -30,7 +30,7 @@ import boto3
 import requests
 
 from . import bridge, esm, funcurl, iam, sambuild
-from .cfn import ACCOUNT, REGION, Resolver, load_template
+from .cfn import ACCOUNT, REGION, Resolver, function_properties, load_template
 from .emulator import Emulator
 from .runner import FunctionSpec, RunnerPool
 from .servers import aws_env, start_moto
@@ -262,12 +262,10 @@ class LocalStack:
 
     def _start_functions(self) -> None:
         assert self.build is not None
-        globals_fn = (self.template.get("Globals") or {}).get("Function") or {}
         sqs = self.client("sqs")
-        for logical, fn in self.resources("AWS::Serverless::Function").items():
-            props = fn["Properties"]
-            env = dict(((globals_fn.get("Environment") or {}).get("Variables")) or {})
-            env.update(((props.get("Environment") or {}).get("Variables")) or {})
+        for logical in self.resources("AWS::Serverless::Function"):
+            props = function_properties(self.template, logical)  # with Globals.Function, as SAM
+            env = dict((props.get("Environment") or {}).get("Variables") or {})
             resolved = {k: self.resolver.value(v) for k, v in env.items()}
             resolved = {k: "" if v is None else str(v) for k, v in resolved.items()}
             resolved.update(self.env)
@@ -293,10 +291,10 @@ class LocalStack:
                 logical_id=logical,
                 code_dir=self.build.function_dir(logical, source_dir),
                 layer_dir=self.build.layer_dir(layer_logical),
-                handler=props.get("Handler") or globals_fn.get("Handler", "app.lambda_handler"),
+                handler=props.get("Handler") or "app.lambda_handler",
                 environment=resolved,
-                timeout=int(props.get("Timeout") or globals_fn.get("Timeout") or 180),
-                memory=int(props.get("MemorySize") or globals_fn.get("MemorySize") or 128),
+                timeout=int(props.get("Timeout") or 180),
+                memory=int(props.get("MemorySize") or 128),
                 max_retries=int(invoke_cfg.get("MaximumRetryAttempts", 2)),
                 dlq_url=self.names.get(dest_logical) if dest_logical else None,
             )

@@ -15,23 +15,25 @@ from samcli.yamlhelper import yaml_parse
 
 from vaultmail import backoff, runtime
 from vaultmail.settings import Settings
+from vaultmail_dev.cfn import function_properties
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
-GLOBAL_TIMEOUT = TEMPLATE["Globals"]["Function"]["Timeout"]
 SIX_HOURS = 6 * 3600
 
 
 def sqs_sources() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(function, its properties, its SQS event's properties) for every SQS-fed function."""
+    """(function, its properties with Globals merged as SAM does, its SQS event's properties) for
+    every SQS-fed function."""
     found = []
     for name, res in RESOURCES.items():
         if res["Type"] != "AWS::Serverless::Function":
             continue
-        for event in (res["Properties"].get("Events") or {}).values():
+        function = function_properties(TEMPLATE, name)
+        for event in (function.get("Events") or {}).values():
             if event["Type"] == "SQS":
-                found.append((name, res["Properties"], event["Properties"]))
+                found.append((name, function, event["Properties"]))
     return found
 
 
@@ -41,7 +43,10 @@ def queue_of(event: dict[str, Any]) -> dict[str, Any]:
 
 def schedule_of(function: dict[str, Any]) -> dict[str, int]:
     """The backoff settings the template gives the function, read as the function reads them."""
-    env = {k: str(v) for k, v in function["Environment"]["Variables"].items() if not isinstance(v, dict)}
+    variables = function["Environment"]["Variables"]
+    # set by the template (Globals), not Settings' defaults that happen to be equal
+    assert {"QUEUE_BACKOFF_BASE_SECONDS", "QUEUE_BACKOFF_CAP_SECONDS"} <= set(variables)
+    env = {k: str(v) for k, v in variables.items() if not isinstance(v, dict)}
     settings = Settings.from_env(env)
     return {"base": settings.queue_backoff_base, "cap": settings.queue_backoff_cap}
 
@@ -73,7 +78,7 @@ def test_queues_respect_the_limits_of_sqs_and_lambda(
     name: str, function: dict[str, Any], event: dict[str, Any]
 ) -> None:
     queue = queue_of(event)
-    timeout = int(function.get("Timeout", GLOBAL_TIMEOUT))
+    timeout = int(function["Timeout"])
     assert timeout <= backoff.INVOCATION_MAX  # Lambda's longest timeout
     # Lambda refuses an SQS event source whose queue's visibility timeout is below the function's
     # timeout (Lambda Developer Guide, "Using Lambda with Amazon SQS"); 12 h is SQS's maximum
