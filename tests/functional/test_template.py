@@ -669,6 +669,9 @@ def test_environment_names_of_design_md_per_function() -> None:
         assert env["POWERTOOLS_SERVICE_NAME"] == "vaultmail"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Vaultmail"
     scanner = props(SCANNER, out)["Environment"]["Variables"]
+    for name in (SCANNER, DOWNLOAD):  # only the uploaders talk to the upload API
+        env = props(name, out)["Environment"]["Variables"]
+        assert not {"API_KEY_SECRET_ARN", "API_ENDPOINT_URL", "PRIMARY_DOMAIN"} & set(env), name
     assert {"SCAN_SUFFIXES", "ALLOWED_RECIPIENT_DOMAINS"} <= set(scanner)
     assert "SIGNING_SECRET_ARN" not in scanner  # the template's links go through DownloadFunction
     assert scanner["LINK_BASE_URL"] == {"Fn::GetAtt": ["DownloadFunctionUrl", "FunctionUrl"]}
