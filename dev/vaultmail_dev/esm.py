@@ -23,6 +23,25 @@ Time can be scaled (:func:`scale_sqs_time`): moto's SQS clock then runs ``factor
 faster, so every duration of the queues (visibility timeouts, the function's backoff,
 retention, batching windows) shrinks by one factor while the functions' own work runs in
 real time.
+
+A received batch is in flight until its invocation ends (:class:`InFlight`,
+:func:`hold_in_flight`). In AWS a message cannot come back while its invocation still runs:
+Lambda ends an invocation at the function's timeout, which must not exceed the queue's
+visibility timeout, and AWS asks for six times it (Lambda Developer Guide, "Creating and
+configuring an Amazon SQS event source mapping",
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). Under a scaled
+clock the template's 5,400 s are 9 s of real time at 600x, which a slow invocation on a busy
+machine outlasts: moto would hand the message out again while its batch runs, count one
+receive more (dead-lettering it early, after ``maxReceiveCount`` receives that are not
+invocations) and run it twice at once. So the event source keeps the messages of a running
+invocation invisible, from their receive until their deletes are done: it never writes a
+visibility (the hold only hides, never shortens or moves the timeout moto keeps), and a
+message whose visibility the function changes itself (``ChangeMessageVisibility``: its
+backoff) leaves the hold at once, so the function's own timeout applies exactly. One limit,
+documented rather than emulated: a message the function neither deleted nor delayed, whose
+invocation outlasted the scaled visibility timeout, is visible as soon as the hold ends (in
+AWS, the rest of the timeout). The batching window needs nothing more: it shrinks with the
+clock like the timeout, and the messages it gathers are held from their receive.
 """
 
 from __future__ import annotations
@@ -146,6 +165,58 @@ def scale_sqs_time(factor: float) -> Iterator[Callable[[], float]]:
         models.unix_time, models.unix_time_millis = saved
 
 
+class InFlight:
+    """The receipt handles of the messages whose invocation (or batching window) is running."""
+
+    def __init__(self) -> None:
+        self._handles: set[str] = set()
+        self._lock = threading.Lock()
+
+    def hold(self, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._handles.update(m["ReceiptHandle"] for m in messages)
+
+    def release(self, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._handles.difference_update(m["ReceiptHandle"] for m in messages)
+
+    def forget(self, handle: str | None) -> None:
+        """The function set this message's visibility itself: its timeout applies, not the hold."""
+        with self._lock:
+            self._handles.discard(handle or "")
+
+    def held(self, handle: str | None) -> bool:
+        return handle in self._handles
+
+
+@contextmanager
+def hold_in_flight() -> Iterator[InFlight]:
+    """Inside the block, moto's SQS (in this process) hides the messages :class:`InFlight` holds.
+
+    A held message is not visible (so not received again, nor dead-lettered) whatever moto's
+    clock says; ``ChangeMessageVisibility`` on it ends its hold (a new receive gives a new
+    receipt handle, never held). Nothing else of moto changes.
+    """
+    import moto.sqs.models as sqs_models
+
+    in_flight = InFlight()
+    message: Any = sqs_models.Message  # two members replaced for a while, signatures kept
+    visible, change = message.visible, message.change_visibility
+
+    def still_visible(msg: Any) -> bool:
+        return bool(visible.fget(msg)) and not in_flight.held(msg.receipt_handle)
+
+    def change_visibility(msg: Any, visibility_timeout: int) -> None:
+        in_flight.forget(msg.receipt_handle)
+        change(msg, visibility_timeout)
+
+    message.visible, message.change_visibility = property(still_visible), change_visibility
+    try:
+        yield in_flight
+    finally:
+        message.visible, message.change_visibility = visible, change
+
+
 # -- the event source -----------------------------------------------------------------------
 
 
@@ -189,14 +260,17 @@ class EventSource:
         *,
         clock: Callable[[], float] = time.time,
         workers: int | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         """``invoke(event)`` runs the function synchronously and returns its answer (raising
         for a function error). ``workers``: how many invocations may run at once (an execution
-        environment each); at most ``MaximumConcurrency``."""
+        environment each); at most ``MaximumConcurrency``. ``in_flight`` (from
+        :func:`hold_in_flight`): holds each batch from its receive until its invocation ends."""
         self.spec = spec
         self.sqs = sqs
         self.invoke = invoke
         self.clock = clock
+        self.in_flight = in_flight
         cap = spec.max_concurrency or 1000
         self.slots = threading.BoundedSemaphore(min(cap, workers or cap))
         self.stats = Stats()
@@ -241,18 +315,35 @@ class EventSource:
     def _gather(self) -> list[dict[str, Any]]:
         """A batch: up to BatchSize messages, waiting up to the batching window (SQS time)."""
         spec = self.spec
-        batch = receive(self.sqs, spec.queue_url, count=min(10, spec.batch_size), wait=1)
+        batch = self._receive(count=min(10, spec.batch_size), wait=1)
         if not batch or spec.batching_window <= 0:
             return batch
         window_ends = self.clock() + spec.batching_window
         while len(batch) < spec.batch_size and self.clock() < window_ends and not self._stop.is_set():
-            more = receive(self.sqs, spec.queue_url, count=min(10, spec.batch_size - len(batch)))
+            try:
+                more = self._receive(count=min(10, spec.batch_size - len(batch)))
+            except Exception:  # moto stopped under us: the batch so far (held) is invoked
+                break
             if not more:
                 time.sleep(0.01)
             batch += more
         return batch
 
+    def _receive(self, *, count: int, wait: int = 0) -> list[dict[str, Any]]:
+        got = receive(self.sqs, self.spec.queue_url, count=count, wait=wait)
+        if self.in_flight is not None:
+            self.in_flight.hold(got)
+        return got
+
     def _run(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._invoke(batch)
+        finally:
+            if self.in_flight is not None:
+                self.in_flight.release(batch)
+            self.slots.release()
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> None:
         with self._lock:
             self.stats.running += 1
             self.stats.peak_running = max(self.stats.peak_running, self.stats.running)
@@ -285,7 +376,6 @@ class EventSource:
             self.stats.returned += len(batch) - len(done)
             if len(self.stats.answers) < 1000:
                 self.stats.answers.append(answer)
-        self.slots.release()
 
 
 def body_of(msg: dict[str, Any]) -> Any:

@@ -108,6 +108,9 @@ class LocalStack:
         self._closers.append(self.moto.stop)
         self.moto.reset()  # moto's backends are per process: nothing of an earlier stack
         self.clock = time.time
+        holding = esm.hold_in_flight()  # a running invocation's messages never come back (AWS)
+        self.in_flight = holding.__enter__()
+        self._closers.append(lambda: holding.__exit__(None, None, None))
         if self.time_scale != 1.0:
             scaled = esm.scale_sqs_time(self.time_scale)
             self.clock = scaled.__enter__()
@@ -334,6 +337,7 @@ class LocalStack:
                     self.runners[logical].invoke,
                     clock=self.clock,
                     workers=self.max_environments,
+                    in_flight=self.in_flight,
                 )
                 self.sources[f"{logical}.{name}"] = source.start()
 
