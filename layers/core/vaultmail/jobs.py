@@ -166,9 +166,31 @@ def _envelope(data: dict[str, Any], origin: str, recipients: tuple[str, ...], se
 
 
 def _ses(data: dict[str, Any], origin: str, recipients: tuple[str, ...], sender: str | None) -> Job | Skip:
-    kind = data.get("notificationType") or data.get("eventType")
     receipt = data.get("receipt") or {}
     action = receipt.get("action") or {}
+    skip = _ses_without_mail(data, origin, action)
+    if skip is not None:
+        return skip
+    mail_meta = data.get("mail") or {}
+    envelope = _strings(receipt.get("recipients") or mail_meta.get("destination"), "receipt.recipients")
+    meta = {"sesMessageId": str(mail_meta.get("messageId", ""))}
+    common: dict[str, Any] = {
+        "recipients": recipients,
+        "sender": sender,
+        "envelope_recipients": envelope,
+        "meta": meta,
+    }
+    if action.get("type") == "S3":
+        bucket, key = action.get("bucketName"), action.get("objectKey")
+        if not bucket or not key:
+            raise InvalidEvent(f"{origin}: SES S3 action without bucketName/objectKey")
+        return Job(origin, s3=ObjectRef(bucket, key), **common)
+    return Job(origin, mail=_ses_content(data, origin, action), **common)
+
+
+def _ses_without_mail(data: dict[str, Any], origin: str, action: dict[str, Any]) -> Skip | None:
+    """A Skip for SES's notifications that carry no mail; raises for one that should have."""
+    kind = data.get("notificationType") or data.get("eventType")
     # SES's test message when a rule is set up: a notification type of its own, or (as seen in
     # practice) a Received notification whose message id or S3 object is named after it
     message_id = (data.get("mail") or {}).get("messageId")
@@ -179,39 +201,23 @@ def _ses(data: dict[str, Any], origin: str, recipients: tuple[str, ...], sender:
     if action.get("type") not in (None, "S3", "SNS"):  # Lambda, Bounce, Stop, WorkMail, ...
         why = f"SES {action.get('type')} action notification: only the S3 and SNS actions carry the mail"
         return Skip(origin, why)
-    envelope = _strings(
-        receipt.get("recipients") or (data.get("mail") or {}).get("destination"), "receipt.recipients"
-    )
-    meta = {"sesMessageId": str((data.get("mail") or {}).get("messageId", ""))}
-    if action.get("type") == "S3":
-        bucket, key = action.get("bucketName"), action.get("objectKey")
-        if not bucket or not key:
-            raise InvalidEvent(f"{origin}: SES S3 action without bucketName/objectKey")
-        return Job(
-            origin,
-            s3=ObjectRef(bucket, key),
-            recipients=recipients,
-            sender=sender,
-            envelope_recipients=envelope,
-            meta=meta,
-        )
+    return None
+
+
+def _ses_content(data: dict[str, Any], origin: str, action: dict[str, Any]) -> bytes:
+    """The mail an SES SNS action carries in ``content`` (BASE64 or UTF-8)."""
     content = data.get("content")
     if not isinstance(content, str):
         raise InvalidEvent(
             f"{origin}: SES notification without content or an S3 action "
             "(mails over 150 KB need the S3 action)"
         )
-    encoding = str(action.get("encoding") or "UTF-8").upper()
-    if encoding == "BASE64":
-        try:
-            mail = base64.b64decode(content, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidEvent(f"{origin}: SES content is not valid base64") from None
-    else:
-        mail = content.encode("utf-8", "surrogateescape")
-    return Job(
-        origin, mail=mail, recipients=recipients, sender=sender, envelope_recipients=envelope, meta=meta
-    )
+    if str(action.get("encoding") or "UTF-8").upper() != "BASE64":
+        return content.encode("utf-8", "surrogateescape")
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEvent(f"{origin}: SES content is not valid base64") from None
 
 
 def _pointer(data: list[Any], origin: str, recipients: tuple[str, ...], sender: str | None) -> Job:
