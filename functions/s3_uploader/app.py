@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import (
     S3BatchOperationEvent,
     S3BatchOperationResponse,
@@ -119,13 +120,20 @@ def _notifications(event: dict[str, Any], invocation: Invocation) -> list[dict[s
             problem = InvalidEvent(f"not an S3 object event ({where}: {type(exc).__name__} {exc})")
             results.append(runtime.reject(f"s3-event:{where}", problem, what=raw))
             continue
-        if job is not None and job.s3 is not None and job.s3.key.startswith(get_settings().ses_key_prefixes):
-            # an SES S3 action that also notifies the SNS uploader, which knows the envelope
+        if job is not None and parse is _record_job and _left_to_ses(job):
+            # the mail bucket's own notification of an SES S3 action that also notifies the SNS
+            # uploader, which knows the envelope (only the mail bucket notifies this queue: an
+            # external bucket's objects come through EventBridge and are always archived)
             logger.info("skipped: left to the SES notification (SES_KEY_PREFIXES)", extra={"key": job.s3.key})
+            metrics.add_metric(name="LeftToSesNotification", unit=MetricUnit.Count, value=1)
         elif job is not None:
             # transient errors raise: the message returns to its queue (Lambda retries a direct event)
             results.append(runtime.process(job, invocation).as_dict())
     return results
+
+
+def _left_to_ses(job: Job) -> bool:
+    return job.s3 is not None and job.s3.key.startswith(get_settings().ses_key_prefixes)
 
 
 def _batch_job(batch: S3BatchOperationEvent) -> Job | None:

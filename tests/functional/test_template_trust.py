@@ -111,12 +111,18 @@ def test_mail_topic_policy_ses_of_this_account_and_the_listed_principals_only() 
         denies = {s["Sid"]: s for s in document["Statement"] if s["Effect"] == "Deny"}
         ses = allows[0]
         assert ses["Principal"] == {"Service": "ses.amazonaws.com"} and ses["Action"] == "sns:Publish"
-        assert ses["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+        assert ses["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+            # receipt rules only, not the account's other SES notifications
+            "ArnLike": {"aws:SourceArn": "arn:aws:ses:us-east-1:123456789012:receipt-rule-set/*"},
+        }
         nobody_else = denies["NobodyElsePublishes"]
         assert nobody_else["Principal"] == "*" and nobody_else["Action"] == "sns:Publish"
         assert nobody_else["Condition"]["Bool"] == {"aws:PrincipalIsAWSService": "false"}
         if publishers:
-            assert allows[1]["Principal"] == {"AWS": publishers.split(",")}
+            # by aws:PrincipalArn: a Principal element takes no partial wildcard (role/mailer-*)
+            assert allows[1]["Principal"] == {"AWS": "*"}
+            assert allows[1]["Condition"] == {"ArnLike": {"aws:PrincipalArn": publishers.split(",")}}
             assert nobody_else["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": publishers.split(",")}
         else:
             assert len(allows) == 1 and set(nobody_else["Condition"]) == {"Bool"}

@@ -509,6 +509,31 @@ def test_ses_key_prefixes_leave_ses_objects_to_the_notification(
     assert answer["results"][0]["resultCode"] == "Succeeded"
 
 
+def test_an_external_buckets_keys_under_ses_prefixes_are_archived(
+    lambda_world: LambdaWorld, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the mail bucket's own notifications leave SES's prefixes to the SNS uploader: an
+    external bucket (EventBridge) has no SES notification on the topic, so its ses/ is archived."""
+    monkeypatch.setenv("SES_KEY_PREFIXES", "ses/")
+    runtime.reset()
+    key = "ses/a-mail-of-an-existing-receipt-bucket"
+    lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=mail("external", to="ops@acme.com"))
+    event = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",  # S3's EventBridge event (ev-events.html), key raw
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-20T09:30:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{lambda_world.bucket}"],
+        "detail": {"version": "0", "bucket": {"name": lambda_world.bucket}, "object": {"key": key}},
+    }
+    (result,) = S3_APP.lambda_handler(event, FakeContext())["results"]
+    assert result["status"] == "archived"
+    assert "ops@acme.com" in emulator.records()[0]["vaults"]
+
+
 def test_ses_setup_object_and_notification_are_skipped(lambda_world: LambdaWorld, emulator: Any) -> None:
     key = "ses/AMAZON_SES_SETUP_NOTIFICATION"
     put = lambda_world.s3.put_object(Bucket=lambda_world.bucket, Key=key, Body=b"Amazon SES setup test\n")
