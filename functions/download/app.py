@@ -71,8 +71,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "userAgent": http.user_agent,
         },
     )
-    if out.counted_download:
+    if out.download:
         metrics.add_metric(name="LinkDownloads", unit=MetricUnit.Count, value=1)
-    elif out.status >= 400:
+    elif out.refused:  # a GET refused; a HEAD (a scanner's prefetch) or an outage is not counted
         metrics.add_metric(name="LinkRefused", unit=MetricUnit.Count, value=1)
+    elif out.status == 503:
+        metrics.add_metric(name="LinkUnavailable", unit=MetricUnit.Count, value=1)
     return {"statusCode": out.status, "headers": out.headers, "body": out.body, "isBase64Encoded": False}

@@ -250,3 +250,44 @@ def test_the_download_function_answers_503_when_the_table_fails(
     monkeypatch.setattr(download.links().client, "get_item", failing)
     answer = click(download, f"{BASE}/m/{new_token()}")
     assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "30"
+
+
+def test_a_download_the_table_cannot_count_still_gets_its_redirect(
+    world: World,
+    download: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The redirect is the contract; the download counter is bookkeeping (logged when it fails)."""
+    (notice,), _ = notices_of(world, "mail/counted.eml", make_mail(SMALL_THRESHOLD + 10))
+    url = text_link(notice)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError(cast(Any, {"Error": {"Code": "ThrottlingException", "Message": "x"}}), "UpdateItem")
+
+    monkeypatch.setattr(download.links().client, "update_item", failing)
+    answer = click(download, url)
+    assert answer["statusCode"] == 302 and "Location" in answer["headers"]
+    assert any(r.getMessage() == "download not counted" for r in caplog.records)
+    assert token_from_url(url) not in caplog.text + capsys.readouterr().out
+
+
+def test_only_a_refused_get_counts_as_refused(
+    world: World, download: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LinkRefused counts refusals a person met: not a scanner's HEAD, not an outage (503)."""
+    unknown = f"{BASE}/m/{new_token()}"
+    capsys.readouterr()
+    assert click(download, unknown, "HEAD")["statusCode"] == 404
+    assert '"LinkRefused"' not in capsys.readouterr().out
+    assert click(download, unknown)["statusCode"] == 404
+    assert '"LinkRefused":[1.0]' in capsys.readouterr().out
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ClientError(cast(Any, {"Error": {"Code": "InternalServerError", "Message": "x"}}), "GetItem")
+
+    monkeypatch.setattr(download.links().client, "get_item", failing)
+    assert click(download, unknown)["statusCode"] == 503
+    out = capsys.readouterr().out
+    assert '"LinkRefused"' not in out and '"LinkUnavailable":[1.0]' in out

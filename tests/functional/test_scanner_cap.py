@@ -8,7 +8,9 @@ import logging
 
 import pytest
 
-from .test_scanner import RecordingSes, World, admin_mails, make_mail, world
+from vaultmail.scanner import Listed
+
+from .test_scanner import BUCKET, RecordingSes, World, admin_mails, make_mail, world
 
 __all__ = ["world"]  # the fixture, shared with test_scanner.py
 
@@ -65,3 +67,32 @@ def test_a_dry_run_reports_a_mail_over_the_cap(world: World) -> None:
         dry_run=True
     )
     assert [o.status for o in result.outcomes] == ["over-cap"] and ses.sent == []
+
+
+def test_a_mail_over_the_cap_that_arrives_is_reported_to_the_admin_at_once(world: World) -> None:
+    """The arrival path settles the mail (no later sweep reports it), so it reports it itself."""
+    key = "mail/arrived-crowd.eml"
+    body = make_mail(300 * 1024, to=crowd(150))
+    world.put(key, body)
+    settings = world.settings.with_overrides(max_notice_recipients=100, admin_email="admin@acme.com")
+    ses = RecordingSes(world.ses)
+    head = world.s3.head_object(Bucket=BUCKET, Key=key)
+    obj = Listed(key=key, size=len(body), etag=head["ETag"], last_modified=head["LastModified"].timestamp())
+    result = world.scanner(settings=settings, ses=ses).notify_object(obj)
+    assert result.over_cap == [(key, 150)] and ses.notices() == []
+    (stats_mail,) = admin_mails(ses)
+    assert f"{key} (150 recipients)" in stats_mail["Content"]["Simple"]["Body"]["Text"]["Data"]
+    later = world.scanner(settings=settings, ses=ses).run(send_stats="news")  # settled: no news
+    assert later.stats.over_cap == 0 and len(admin_mails(ses)) == 1
+
+
+def test_an_arrival_under_the_cap_sends_no_stats_mail(world: World) -> None:
+    key = "mail/arrived-few.eml"
+    body = make_mail(300 * 1024, to=crowd(3))
+    world.put(key, body)
+    settings = world.settings.with_overrides(admin_email="admin@acme.com")
+    ses = RecordingSes(world.ses)
+    head = world.s3.head_object(Bucket=BUCKET, Key=key)
+    obj = Listed(key=key, size=len(body), etag=head["ETag"], last_modified=head["LastModified"].timestamp())
+    world.scanner(settings=settings, ses=ses).notify_object(obj)
+    assert len(ses.notices()) == 1 and admin_mails(ses) == []

@@ -9,9 +9,11 @@ mail security scanners (Outlook Safe Links, Gmail) pre-fetch links, often with H
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import VaultmailError
 from ..notices import content_disposition
 from ..s3 import MailGone, ObjectRef, converted
 from .pages import COMMON_HEADERS, PAGE_HEADERS, page
@@ -21,6 +23,9 @@ from .token import short, token_from_path, token_hash
 
 PRESIGN_SECONDS = 300  # the Location's lifetime: long enough to start the download, no more
 METHODS = ("GET", "HEAD")
+REFUSALS = (404, 405, 410)
+
+log = logging.getLogger("vaultmail.links")
 
 
 @dataclass
@@ -33,8 +38,14 @@ class Answer:
     log: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def counted_download(self) -> bool:
-        return self.log.get("counted", False) is True
+    def download(self) -> bool:
+        """A GET answered with the redirect (whether or not the item's counter was updated)."""
+        return self.log.get("download", False) is True
+
+    @property
+    def refused(self) -> bool:
+        """A request the link refused (404, 405, 410): not a HEAD, not an outage (503)."""
+        return self.log.get("method") != "HEAD" and self.status in REFUSALS
 
 
 def presign(s3: Any, decision: Decision, expires_in: int = PRESIGN_SECONDS) -> str:
@@ -67,6 +78,19 @@ def still_there(s3: Any, decision: Decision) -> bool:
     return True
 
 
+def count(links: LinkTable, digest: str, now: float) -> bool:
+    """Add one to the link's downloads; the redirect is the contract, the counter bookkeeping:
+    a failing table is logged (without the token) and the download goes on."""
+    try:
+        links.count_download(digest, now)
+    except VaultmailError as exc:
+        log.warning(
+            "download not counted", extra={"hash": short(digest), "reason": exc.reason, "error": exc.message}
+        )
+        return False
+    return True
+
+
 def refused(decision: Decision, method: str, digest: str | None = None) -> Answer:
     body = page(decision) if method == "GET" else ""
     return Answer(decision.status, dict(PAGE_HEADERS), body, decision.reason, digest)
@@ -79,9 +103,12 @@ def answer(method: str, path: str, *, links: LinkTable, s3: Any, now: float) -> 
     if method not in METHODS:
         out = refused(Decision(405, "method"), "GET")
         out.headers["Allow"] = ", ".join(METHODS)
+        out.log["method"] = method
         return out
     if token is None:
-        return refused(Decision(NOT_FOUND, "unknown"), method)
+        out = refused(Decision(NOT_FOUND, "unknown"), method)
+        out.log["method"] = method
+        return out
     digest = token_hash(token)
     decision = resolve(links.get(digest), now)
     if decision.ok and not still_there(s3, decision):
@@ -92,10 +119,11 @@ def answer(method: str, path: str, *, links: LinkTable, s3: Any, now: float) -> 
         location = presign(s3, decision)
         out = Answer(302, {**COMMON_HEADERS, "Location": location}, "", "ok", digest)
         if method == "GET":
-            links.count_download(digest, now)
-            out.log["counted"] = True
+            out.log["download"] = True
+            out.log["counted"] = count(links, digest, now)
     link = decision.link
     out.log.update(
+        method=method,
         hash=short(digest),
         key=link.key if link else None,
         version=link.version_id if link else None,

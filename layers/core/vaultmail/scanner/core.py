@@ -243,6 +243,8 @@ class Scanner:
 
         An object outside the scanned prefixes, of another suffix or under the threshold is
         counted and left alone. :attr:`ScanResult.any_failed` or ``halted``: try again later.
+        A mail over ``MAX_NOTICE_RECIPIENTS`` is reported to ``ADMIN_EMAIL`` at once: it is
+        settled here, so no later sweep reports it.
         """
         effects = self._effects(dry_run=False)
         tally = Tally(ScanResult(self.bucket, distinct_prefixes(self.settings.scan_prefixes)))
@@ -251,4 +253,7 @@ class Scanner:
             loop.arrival(obj)
         finally:
             effects.sender.finish(lambda: loop.out_of_time(self.safety_margin_ms // 2))
-        return tally.result
+        result = tally.result
+        if result.over_cap and self.settings.admin_email:
+            result.stats_mail = effects.sender.stats_mail(result, tally.problems)
+        return result
