@@ -195,3 +195,22 @@ def test_api_endpoint_is_https_only() -> None:
 
     pattern = re.compile(PARAMETERS["ApiEndpointUrl"]["AllowedPattern"])
     assert pattern.match("https://api.vaultastic.example/") and not pattern.match("http://api.example/")
+
+
+def test_the_topic_key_lets_the_listed_publishers_through_sns_only() -> None:
+    """A listed publisher of another account must encrypt with the topic key: the key policy,
+    which the stack owns, names them (by aws:PrincipalArn), only through SNS."""
+    key = TEMPLATE["Resources"]["TopicKey"]["Properties"]["KeyPolicy"]
+    listed = "arn:aws:iam::111122223333:role/mailer-*,arn:aws:iam::444455556666:*"
+    for publishers in ("", listed):
+        document = Resolver(TEMPLATE, {"TopicPublisherArns": publishers}).value(key)
+        found = [s for s in document["Statement"] if s.get("Sid") == "ListedPublishersThroughSns"]
+        if not publishers:
+            assert found == []
+            continue
+        (statement,) = found
+        assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": "sns.us-east-1.amazonaws.com"},
+            "ArnLike": {"aws:PrincipalArn": listed.split(",")},
+        }
