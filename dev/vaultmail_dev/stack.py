@@ -22,16 +22,16 @@ import contextlib
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
-from . import bridge, esm, funcurl, iam, sambuild
+from . import bridge, esm, funcurl, iam, resources, sambuild
 from .cfn import ACCOUNT, REGION, Resolver, function_properties, load_template
 from .emulator import Emulator
+from .events import scheduled_event, sns_event
 from .runner import FunctionSpec, RunnerPool
 from .servers import aws_env, start_moto
 
@@ -106,7 +106,9 @@ class LocalStack:
     def start(self) -> None:
         self.moto = start_moto()
         self._closers.append(self.moto.stop)
-        self.moto.reset()  # moto's backends are per process: nothing of an earlier stack
+        # moto's backends are per process: nothing of an earlier stack, nor of this one after it
+        self.moto.reset()
+        self._closers.append(self.moto.reset)
         self.clock = time.time
         holding = esm.hold_in_flight()  # a running invocation's messages never come back (AWS)
         self.in_flight = holding.__enter__()
@@ -170,86 +172,19 @@ class LocalStack:
         return {k: v for k, v in self.template["Resources"].items() if v.get("Type") == rtype}
 
     def _create_resources(self) -> None:
-        s3, sns, sqs, ddb = (self.client(s) for s in ("s3", "sns", "sqs", "dynamodb"))
-        secrets, ses = self.client("secretsmanager"), self.client("ses")
+        s3, sns, sqs = (self.client(s) for s in ("s3", "sns", "sqs"))
         self.resolver = Resolver(self.template, self.parameters)
         physical = self.resolver.physical
-
-        secret = secrets.create_secret(Name="vaultmail/api-key", SecretString=json.dumps({"apiKey": API_KEY}))
-        self.parameters["ApiKeySecretArn"] = secret["ARN"]
-        self.parameters["ApiEndpointUrl"] = self.emulator.url
-        for identity in {self.parameters["NotifyFrom"], self.parameters["AdminEmail"]}:
-            ses.verify_email_identity(EmailAddress=identity)
-
-        if self.parameters.get("PayloadBucketName"):
-            s3.create_bucket(Bucket=self.parameters["PayloadBucketName"])
-        for logical in self.resources("AWS::SQS::Queue"):
-            name = f"vaultmail-{logical}"
-            url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            physical[logical] = {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
-        for logical, res in self.resources("AWS::SQS::Queue").items():  # once every ARN is known
-            props = self.resolver.value(res.get("Properties") or {})
-            attributes = {
-                k: json.dumps(props[k]) if isinstance(props[k], dict) else str(props[k])
-                for k in (
-                    "VisibilityTimeout",
-                    "MessageRetentionPeriod",
-                    "MaximumMessageSize",
-                    "RedrivePolicy",
-                )
-                if k in props
-            }
-            if attributes:
-                sqs.set_queue_attributes(QueueUrl=physical[logical]["Ref"], Attributes=attributes)
-        for logical in self.resources("AWS::SNS::Topic"):
-            arn = sns.create_topic(Name=f"vaultmail-{logical}")["TopicArn"]
-            physical[logical] = {"Ref": arn, "TopicArn": arn, "TopicName": f"vaultmail-{logical}"}
-        for logical, res in self.resources("AWS::S3::Bucket").items():
-            # the template's name, which the functions' policies name too
-            name = self.resolver.value((res.get("Properties") or {}).get("BucketName")) or (
-                f"vaultmail-{logical.lower()}-local"
-            )
-            s3.create_bucket(Bucket=name)
-            versioning = (res.get("Properties") or {}).get("VersioningConfiguration", {})
-            if versioning.get("Status") == "Enabled":
-                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-            physical[logical] = {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
-            config = bridge.notification_configuration(
-                self.resolver.value((res.get("Properties") or {}).get("NotificationConfiguration"))
-            )
-            if config:
-                s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=config)
+        self._outside_the_template(s3)
+        physical.update(resources.create_queues(sqs, self.resolver, self.resources("AWS::SQS::Queue")))
+        physical.update(resources.create_topics(sns, self.resources("AWS::SNS::Topic")))
+        physical.update(resources.create_buckets(s3, self.resolver, self.resources("AWS::S3::Bucket")))
         physical.update(
             bridge.create_rules(self.resolver, self.resources("AWS::Events::Rule"), self.client("events"))
         )
-        for res in self.resources("AWS::SNS::Subscription").values():
-            props = self.resolver.value(res["Properties"])
-            raw = str(props.get("RawMessageDelivery", False)).lower()
-            sns.subscribe(
-                TopicArn=props["TopicArn"],
-                Protocol=props["Protocol"],
-                Endpoint=props["Endpoint"],
-                Attributes={"RawMessageDelivery": raw},
-            )
-        for logical, res in self.resources("AWS::DynamoDB::Table").items():
-            props = res["Properties"]
-            name = f"vaultmail-{logical}"
-            ddb.create_table(
-                TableName=name,
-                KeySchema=props["KeySchema"],
-                AttributeDefinitions=props["AttributeDefinitions"],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                ddb.update_time_to_live(
-                    TableName=name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
-            physical[logical] = {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"}
+        resources.subscribe(sns, self.resolver, self.resources("AWS::SNS::Subscription"))
+        tables = self.resources("AWS::DynamoDB::Table")
+        physical.update(resources.create_tables(self.client("dynamodb"), tables))
         for logical in self.resources("AWS::Serverless::LayerVersion"):
             physical[logical] = {"Ref": f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{logical}:1"}
         for logical, fn in self.resources("AWS::Serverless::Function").items():
@@ -262,6 +197,18 @@ class LocalStack:
                 self._closers.append(served.stop)
                 physical[f"{logical}Url"] = {"Ref": served.url, "FunctionUrl": served.url}
         self.names = {k: v["Ref"] for k, v in physical.items()}
+
+    def _outside_the_template(self, s3: Any) -> None:
+        """What a deployer makes before the stack: the API key's secret, verified SES
+        identities, the payload bucket (a parameter, not a resource of the stack)."""
+        secrets, ses = self.client("secretsmanager"), self.client("ses")
+        secret = secrets.create_secret(Name="vaultmail/api-key", SecretString=json.dumps({"apiKey": API_KEY}))
+        self.parameters["ApiKeySecretArn"] = secret["ARN"]
+        self.parameters["ApiEndpointUrl"] = self.emulator.url
+        for identity in {self.parameters["NotifyFrom"], self.parameters["AdminEmail"]}:
+            ses.verify_email_identity(EmailAddress=identity)
+        if self.parameters.get("PayloadBucketName"):
+            s3.create_bucket(Bucket=self.parameters["PayloadBucketName"])
 
     def _start_functions(self) -> None:
         assert self.build is not None
@@ -470,45 +417,3 @@ def _restore_environ(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-def sns_event(body: dict[str, Any], msg: dict[str, Any]) -> dict[str, Any]:
-    """An SNS notification delivered to SQS, reshaped as the Lambda SNS event."""
-    sns = {
-        "Type": body.get("Type", "Notification"),
-        "MessageId": body["MessageId"],
-        "TopicArn": body["TopicArn"],
-        "Subject": body.get("Subject"),
-        "Message": body["Message"],
-        "Timestamp": body.get("Timestamp"),
-        "SignatureVersion": body.get("SignatureVersion", "1"),
-        "Signature": body.get("Signature", "EXAMPLE"),
-        "SigningCertUrl": body.get("SigningCertURL", ""),
-        "UnsubscribeUrl": body.get("UnsubscribeURL", ""),
-        "MessageAttributes": body.get("MessageAttributes") or {},
-    }
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": f"{body['TopicArn']}:{uuid.uuid4()}",
-                "Sns": sns,
-            }
-        ]
-    }
-
-
-def scheduled_event() -> dict[str, Any]:
-    """What an EventBridge schedule sends to the scanner."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/vaultmail-scan"],
-        "detail": {},
-    }
